@@ -1,0 +1,113 @@
+"""Graceful close: the server ends GetWorkItems with status OK, or drains with GOAWAY.
+
+Durable Task Scheduler drains an instance with "HTTP/2 GOAWAY + OK trailers" during rolling
+upgrades (promises.md HEALTH-4/5). The Python design (P) promises for both OK cases: reconnect
+at once, on a fresh SDK-owned channel, WITHOUT counting the close as a transport failure.
+The two cases are classified differently by the SDK (before vs after the first message);
+what P makes observable is the same handling for both, and that neither counts.
+
+Procedure (ok-before-first / ok-after-first)
+  1. The fake is scripted to end the first two GetWorkItems streams with OK (before any message,
+     or after one HealthPing), then to fail the third with UNAVAILABLE, then to serve normally.
+     The worker runs with a recreate threshold of 2.
+  2. A probe activity is queued once the fourth stream is open.
+Asserts
+  - WRK-GRACEFUL-001: after each OK close the next Hello comes within the first backoff window
+    (P says "immediately"; .NET applies a backoff drawn from [0, base) -- both fit).
+  - WRK-GRACEFUL-002 (P): each OK close is followed by a fresh SDK-owned channel.
+  - WRK-GRACEFUL-003: the closes are not counted: the single UNAVAILABLE that follows them
+    leaves the failure count at 1 < threshold, so the channel is NOT recreated for it. (Had the
+    two closes counted, the count would be 3 >= 2 and the worker would recreate.)
+  - the fourth stream completes the probe.
+
+Procedure (goaway): a healthy stream; the fake starts a second server generation on the same
+port, ends the old generation's streams with OK and stops it with a grace period (GOAWAY).
+  - WRK-GRACEFUL-001: the next Hello (on the new generation) comes within the first backoff
+    window; the new stream completes the probe.
+"""
+
+import pytest
+import grpc
+
+from fakes.faults import Abort, EndOk
+from harness.checkers import (Verdict, call_end, hello_within, no_sdk_channel_created, require,
+                              sdk_channel_created, streams, work_completed)
+from harness.history import FAKE
+from harness.windows import WorkerOptions, first_reconnect_bound
+from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
+
+PING = 0.5
+OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
+                        channel_recreate_failure_threshold=2,
+                        reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+
+
+@pytest.mark.parametrize("after_messages", [0, 1], ids=["ok-before-first", "ok-after-first"])
+@pytest.mark.requirement("WRK-GRACEFUL-001", "WRK-GRACEFUL-002", "WRK-GRACEFUL-003")
+def test_ok_close(after_messages, driver, fake, history, tolerance):
+    fake.set_health_ping_interval(PING)
+    fake.inject("GetWorkItems", EndOk(after_messages=after_messages), count=2)
+    fake.inject("GetWorkItems", Abort(grpc.StatusCode.UNAVAILABLE, "injected after graceful closes"), count=1)
+    start_worker(driver, fake.address, OPTIONS)
+
+    bound = first_reconnect_bound(OPTIONS) + tolerance
+    fourth = None
+    for _ in range(4):
+        fourth = wait_for_stream(history, after=fourth.t + 1e-6 if fourth else None, timeout=bound + 5)
+        if fourth is None:
+            break
+    token, queued_t = probe(fake, history, timeout=5)
+
+    seen = streams(history)
+    verdicts: list[Verdict] = []
+    if len(seen) < 4:
+        verdicts.append(Verdict("four streams", False, f"only {len(seen)} GetWorkItems stream(s) reached the fake"))
+    else:
+        for s in seen[:2]:
+            end = call_end(history, s.get("call_id"))
+            if end is None or end.get("code") != "OK":
+                verdicts.append(Verdict("scripted OK close", False, f"stream {s.get('call_id')} did not end OK"))
+                continue
+            v = hello_within(history, after=end.t, within=bound)
+            verdicts.append(v)
+            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=end.t)
+            verdicts.append(sdk_channel_created(history, after=end.t, before=nxt.t if nxt else None,
+                                                why="after a graceful close (P)"))
+        failed = call_end(history, seen[2].get("call_id"))
+        if failed is None or failed.get("code") != "UNAVAILABLE":
+            verdicts.append(Verdict("scripted UNAVAILABLE", False, "third stream did not fail UNAVAILABLE"))
+        else:
+            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=failed.t)
+            verdicts.append(no_sdk_channel_created(
+                history, after=failed.t, before=nxt.t if nxt else None,
+                why="one UNAVAILABLE after two graceful closes is below the threshold of 2"))
+        verdicts.append(work_completed(history, token=token, after=max(queued_t, seen[3].t), within=tolerance))
+    require(*verdicts, history=history)
+
+
+@pytest.mark.requirement("WRK-GRACEFUL-001")
+def test_goaway_handover(driver, fake, history, tolerance):
+    fake.set_health_ping_interval(PING)
+    start_worker(driver, fake.address, OPTIONS)
+    first = wait_for_stream(history)
+    assert first is not None, "the worker never opened GetWorkItems (setup failed; see history)"
+    assert wait_for_messages(history, first.get("call_id"), 1, timeout=5), "no ping delivered (setup)"
+
+    fake.goaway(grace=1.0, handover=True)
+    end = history.wait_for(5, source=FAKE, kind="rpc_end", call_id=first.get("call_id"))
+    bound = first_reconnect_bound(OPTIONS) + tolerance
+    new_stream = wait_for_stream(history, after=end.t if end else None, timeout=bound + 5)
+    token, queued_t = probe(fake, history, timeout=5)
+
+    verdicts = [Verdict("drained with OK", end is not None and end.get("code") == "OK",
+                        f"old stream ended with {end.get('code') if end else 'nothing'}")]
+    if end is not None:
+        verdicts.append(hello_within(history, after=end.t, within=bound))
+        gen2 = history.first(source=FAKE, kind="rpc_start", method="Hello", after=end.t)
+        verdicts.append(Verdict("reconnected to the new server generation",
+                                gen2 is not None and gen2.get("server_gen", 0) > first.get("server_gen", 0),
+                                f"next Hello served by generation {gen2.get('server_gen') if gen2 else None}"))
+    verdicts.append(work_completed(history, token=token,
+                                   after=max(queued_t, new_stream.t if new_stream else queued_t),
+                                   within=tolerance))
+    require(*verdicts, history=history)

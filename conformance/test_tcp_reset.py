@@ -1,0 +1,62 @@
+"""TCP RST on the established GetWorkItems connection.
+
+Procedure
+  1. The fake sends HealthPings every PING s; a worker connects through Toxiproxy.
+  2. The driver reports the SDK process's own TCP sockets; the one connected to the proxy is
+     the worker's connection. ``ss -K`` destroys the proxy's end of it, so the kernel sends a
+     real RST to the SDK's socket (Toxiproxy's ``reset_peer`` toxic cannot reset an already
+     established connection with an RST: see harness/netfaults.py). A raw-socket sniffer on
+     loopback records the RST segment as evidence.
+  3. A probe activity is queued after the worker reconnects.
+Asserts (checkers)
+  - NET-RST-001 (harness self-check): an RST segment reached the SDK's port and the SDK's
+    GetWorkItems call failed with a connection reset, not a clean close.
+  - WRK-BACKOFF-001: the first connect attempt (Hello) after the failure comes within the
+    first full-jitter window, min(cap, 2*base) + tolerance.
+  - WRK-STREAM-002: the new stream is a working one (the probe completes).
+Needs root (ss -K and the packet sniffer); without it the test reports what is missing.
+"""
+
+import pytest
+
+from harness.checkers import (client_saw_reset, hello_within, require, rst_reached_client,
+                              work_completed)
+from harness.history import DRIVER, NETWORK
+from harness.windows import WorkerOptions, first_reconnect_bound
+from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
+
+PING = 0.5
+OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
+                        channel_recreate_failure_threshold=5,
+                        reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+
+
+@pytest.mark.requirement("NET-RST-001", "WRK-BACKOFF-001", "WRK-STREAM-002")
+def test_tcp_reset_on_established_stream(driver, fake, link, history, tolerance):
+    from harness.rst_sniffer import RstSniffer
+
+    fake.set_health_ping_interval(PING)
+    start_worker(driver, link.address, OPTIONS)
+    first = wait_for_stream(history)
+    assert first is not None, "the worker never opened GetWorkItems (setup failed; see history)"
+    assert wait_for_messages(history, first.get("call_id"), 1, timeout=5), "no ping delivered (setup)"
+
+    client_port = link.client_port_of(driver)
+    with RstSniffer(history, ports={link.listen_port}):
+        link.tcp_reset(client_port)
+        reset_t = history.last(source=NETWORK, kind="tcp_reset").t
+        bound = first_reconnect_bound(OPTIONS) + tolerance
+        new_stream = wait_for_stream(history, after=reset_t, timeout=bound + 5)
+    token, queued_t = probe(fake, history, timeout=5)
+
+    # The backoff starts when the SDK sees the failure; the driver reports that moment.
+    seen = history.first(source=DRIVER, kind="rpc_done", method="GetWorkItems", after=reset_t)
+    failed_t = seen.t if seen is not None else reset_t
+    require(
+        rst_reached_client(history, client_port=client_port),
+        client_saw_reset(history, after=reset_t),
+        hello_within(history, after=failed_t, within=bound),
+        work_completed(history, token=token, after=max(queued_t, new_stream.t if new_stream else queued_t),
+                       within=tolerance),
+        history=history,
+    )
