@@ -26,12 +26,21 @@ port, ends the old generation's streams with OK and stops it with a grace period
     window; the new stream completes the probe.
 """
 
-import pytest
 import grpc
+import pytest
 
 from fakes.faults import Abort, EndOk
-from harness.checkers import (Verdict, call_end, hello_within, no_sdk_channel_created, require,
-                              sdk_channel_created, streams, work_completed)
+from harness.checkers import (
+    Verdict,
+    call_end,
+    hello_within,
+    no_sdk_channel_created,
+    require,
+    sdk_channel_created,
+    server_close_time,
+    streams,
+    work_completed,
+)
 from harness.history import FAKE
 from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
@@ -68,18 +77,19 @@ def test_ok_close(after_messages, driver, fake, history, tolerance):
             if end is None or end.get("code") != "OK":
                 verdicts.append(Verdict("scripted OK close", False, f"stream {s.get('call_id')} did not end OK"))
                 continue
-            v = hello_within(history, after=end.t, within=bound)
-            verdicts.append(v)
-            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=end.t)
-            verdicts.append(sdk_channel_created(history, after=end.t, before=nxt.t if nxt else None,
+            closed_t = server_close_time(history, s.get("call_id"))
+            verdicts.append(hello_within(history, after=closed_t, within=bound))
+            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=closed_t)
+            verdicts.append(sdk_channel_created(history, after=closed_t, before=nxt.t if nxt else None,
                                                 why="after a graceful close (P)"))
         failed = call_end(history, seen[2].get("call_id"))
         if failed is None or failed.get("code") != "UNAVAILABLE":
             verdicts.append(Verdict("scripted UNAVAILABLE", False, "third stream did not fail UNAVAILABLE"))
         else:
-            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=failed.t)
+            failed_t = server_close_time(history, seen[2].get("call_id"))
+            nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=failed_t)
             verdicts.append(no_sdk_channel_created(
-                history, after=failed.t, before=nxt.t if nxt else None,
+                history, after=failed_t, before=nxt.t if nxt else None,
                 why="one UNAVAILABLE after two graceful closes is below the threshold of 2"))
         verdicts.append(work_completed(history, token=token, after=max(queued_t, seen[3].t), within=tolerance))
     require(*verdicts, history=history)
@@ -102,8 +112,9 @@ def test_goaway_handover(driver, fake, history, tolerance):
     verdicts = [Verdict("drained with OK", end is not None and end.get("code") == "OK",
                         f"old stream ended with {end.get('code') if end else 'nothing'}")]
     if end is not None:
-        verdicts.append(hello_within(history, after=end.t, within=bound))
-        gen2 = history.first(source=FAKE, kind="rpc_start", method="Hello", after=end.t)
+        closed_t = server_close_time(history, first.get("call_id"))
+        verdicts.append(hello_within(history, after=closed_t, within=bound))
+        gen2 = history.first(source=FAKE, kind="rpc_start", method="Hello", after=closed_t)
         verdicts.append(Verdict("reconnected to the new server generation",
                                 gen2 is not None and gen2.get("server_gen", 0) > first.get("server_gen", 0),
                                 f"next Hello served by generation {gen2.get('server_gen') if gen2 else None}"))

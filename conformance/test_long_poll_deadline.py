@@ -25,8 +25,13 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import (long_polls_timed_out, no_sdk_channel_created, require,
-                              sdk_channel_created)
+from harness.checkers import (
+    Verdict,
+    long_polls_timed_out,
+    no_sdk_channel_created,
+    require,
+    sdk_channel_created,
+)
 from harness.history import DRIVER
 from harness.workload import not_applicable_if_unsupported
 
@@ -58,6 +63,15 @@ def test_long_poll_deadline_is_not_a_transport_failure(kind, driver, fake, histo
         long_polls_timed_out(history, client_id="c", timeout=LONG_POLL, count=POLLS, tolerance=tolerance),
         no_sdk_channel_created(history, after=polls_start, before=polls_end,
                                why="during repeated long-poll DEADLINE_EXCEEDED"),
-        sdk_channel_created(history, after=polls_end, why="control: two UNAVAILABLE with threshold 2"),
+        control_recreated(history, after=polls_end),
         history=history,
     )
+
+
+def control_recreated(history, *, after: float) -> Verdict:
+    v = sdk_channel_created(history, after=after, why="control: two UNAVAILABLE with threshold 2")
+    if not v.ok:
+        v.summary += ("; the client never recreates its channel, so this build cannot show that long polls "
+                      "are exempt: INCONCLUSIVE for CLI-LONGPOLL-002, and a defect of its own "
+                      "(see docs/FINDINGS.md)")
+    return v

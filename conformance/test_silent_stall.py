@@ -20,8 +20,7 @@ import time
 
 import pytest
 
-from harness.checkers import (reconnected_within, require, stream_abandoned_after_silence,
-                              work_completed)
+from harness.checkers import reconnected_within, require, stream_abandoned_after_silence, work_completed
 from harness.history import NETWORK
 from harness.windows import WorkerOptions, any_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream

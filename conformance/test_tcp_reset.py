@@ -19,8 +19,7 @@ Needs root (ss -K and the packet sniffer); without it the test reports what is m
 
 import pytest
 
-from harness.checkers import (client_saw_reset, hello_within, require, rst_reached_client,
-                              work_completed)
+from harness.checkers import client_saw_reset, hello_within, require, rst_reached_client, work_completed
 from harness.history import DRIVER, NETWORK
 from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
@@ -44,7 +43,9 @@ def test_tcp_reset_on_established_stream(driver, fake, link, history, tolerance)
     client_port = link.client_port_of(driver)
     with RstSniffer(history, ports={link.listen_port}):
         link.tcp_reset(client_port)
-        reset_t = history.last(source=NETWORK, kind="tcp_reset").t
+        # ss -K acts while the command runs: the RST leaves before the tcp_reset event is
+        # written, so the window starts when the reset was requested.
+        reset_t = history.last(source=NETWORK, kind="tcp_reset").get("requested_t")
         bound = first_reconnect_bound(OPTIONS) + tolerance
         new_stream = wait_for_stream(history, after=reset_t, timeout=bound + 5)
     token, queued_t = probe(fake, history, timeout=5)

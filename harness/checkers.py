@@ -71,6 +71,22 @@ def call_end(history: History, call_id: int) -> Event | None:
     return history.first(source=FAKE, kind="rpc_end", call_id=call_id)
 
 
+def server_close_time(history: History, call_id: int) -> float | None:
+    """When the fake decided to end a stream: its ``server_fault`` or the ``goaway`` that drained it.
+
+    The fake writes ``rpc_end`` when grpc reports the call finished, which can come after the
+    client has already seen the trailers and acted on them; a window that starts at the close
+    must start at the decision, or a fast client's reaction would fall before it."""
+    start = history.first(source=FAKE, kind="rpc_start", call_id=call_id)
+    end = call_end(history, call_id)
+    if start is None or end is None:
+        return None
+    marks = [e.t for e in history.select(FAKE, "server_fault", call_id=call_id)]
+    marks += [e.t for e in history.select(FAKE, "goaway", after=start.t, before=end.t + 1e-9)
+              if e.get("server_gen") == start.get("server_gen")]
+    return min(marks + [end.t])
+
+
 def last_message_before(history: History, call_id: int, before: float) -> Event | None:
     return history.last(source=FAKE, kind="message_sent", call_id=call_id, before=before)
 
