@@ -38,9 +38,9 @@ from typing import Any
 from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, Event, History
 
 # -- geometry -------------------------------------------------------------------------------
-WIDTH = 1500
+WIDTH = 1560
 LABEL_W = 200  # the lane-label column
-RIGHT_PAD = 70  # room for labels at the right edge
+RIGHT_PAD = 150  # room for labels right of the last event
 AXIS_H = 26
 ROW_H = 18  # one bar row in a connection lane
 LABEL_ROW_H = 14  # one row of text labels (faults, marks)
@@ -180,12 +180,15 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
     events = history.events
     t0 = history.t0
     rels = [e.t - t0 for e in events]
-    tmin = min([0.0, *rels])
-    tmax = max([0.0, *rels])
+    # The axis is labelled in seconds since the test start but spans the events only: the first
+    # few hundred ms of a test are the SDK process starting, and nothing happens in them.
+    tmin = min(rels) if rels else 0.0
+    tmax = max(rels) if rels else 1.0
     if tmax - tmin < 0.05:
-        tmax = tmin + 1.0
+        tmax = tmin + 0.05
     span = tmax - tmin
-    tmax += span * 0.01
+    tmin = max(min(0.0, tmin), tmin - span * 0.02) if tmin >= 0 else tmin - span * 0.02
+    tmax += span * 0.03  # room after the last event, so a still-open call visibly runs on
     span = tmax - tmin
     plot_x0, plot_x1 = LABEL_W, WIDTH - RIGHT_PAD
 
@@ -240,9 +243,12 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
     min_px = 3.0  # every bar is at least this wide; pack in pixels so labels/caps don't collide
     for c in conns.values():
         iv = []
+        side_labels = len(c.rpcs) <= 60  # name short calls beside their bar unless too many
         for r in c.rpcs:
             a, b = rpc_span(r)
             xa, xb = X(a), max(X(b), X(a) + min_px)
+            if side_labels and xb - xa <= len(r.method) * CHAR_W * 0.9 + 8:
+                xb += len(r.method) * CHAR_W * 0.9 + 6
             if r.end is not None and r.end.get("code") not in (None, "OK"):
                 xb += len(str(r.end.get("code"))) * CHAR_W + 8  # room for the code label
             iv.append((xa, xb))
@@ -365,7 +371,8 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
         lanes.append(("noconn", "no RPC reached the fake", y, ROW_H + 2 * LANE_PAD))
         y += ROW_H + 2 * LANE_PAD
     DRV_ROW_H = 22
-    drv_h = max(1, len(drv_keys)) * DRV_ROW_H + 2 * LANE_PAD
+    DRV_HEAD = 16  # the lane's own label sits above its rows
+    drv_h = DRV_HEAD + max(1, len(drv_keys)) * DRV_ROW_H + 2 * LANE_PAD
     drv_y = y
     lanes.append(("driver", "SDK (driver) view", y, drv_h))
     y += drv_h
@@ -388,7 +395,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
         svg.el("text", x=8, y=f"{ly + min(lh / 2, LANE_PAD + 8) + 4:.1f}", text=label, font_weight=weight,
                fill="#222", title=key[5:] if key.startswith("conn:") else None, class_="lane-label")
     for i, k in enumerate(drv_keys):
-        ry = drv_y + LANE_PAD + i * DRV_ROW_H + DRV_ROW_H / 2
+        ry = drv_y + DRV_HEAD + LANE_PAD + i * DRV_ROW_H + DRV_ROW_H / 2
         svg.el("text", x=20, y=f"{ry + 4:.1f}", text=drv_rows[k], fill="#555")
     svg.el("line", x1=LABEL_W - 4, x2=LABEL_W - 4, y1=lane_top, y2=f"{plot_bottom:.1f}", stroke="#bbbbbb")
 
@@ -406,6 +413,11 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
         k += 1
     svg.el("text", x=8, y=AXIS_H - 8, text="seconds since test start", fill="#666", font_style="italic")
 
+    if events:
+        xe = X(events[-1].t)
+        svg.el("line", x1=f"{xe:.1f}", x2=f"{xe:.1f}", y1=AXIS_H, y2=f"{plot_bottom:.1f}", stroke="#888",
+               stroke_dasharray="2 2", class_="history-end", title=f"last event at {events[-1].t - t0:.3f}s")
+        svg.el("text", x=f"{xe + 3:.1f}", y=f"{plot_bottom - 3:.1f}", text="end", fill="#888", font_size="9")
     # fault bands across all lanes
     for b in bands:
         xa = X(b.start.t)
@@ -482,10 +494,15 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
                        font_weight="bold", font_size="10", class_="err-code", title=tip)
             else:
                 svg.el("rect", x=f"{xb - 1.5:.1f}", y=f"{top:.1f}", width=1.5, height=bh, fill=OK_CAP)
-            label = r.method if (xb - xa) > len(r.method) * CHAR_W + 8 else ""
-            if label:
-                svg.el("text", x=f"{xa + 4:.1f}", y=f"{top + bh - 3:.1f}", text=label, fill="#fff",
+            if (xb - xa) > len(r.method) * CHAR_W * 0.9 + 8:
+                svg.el("text", x=f"{xa + 4:.1f}", y=f"{top + bh - 3:.1f}", text=r.method, fill="#fff",
                        font_size="10", title=tip)
+            elif len(c.rpcs) <= 60:
+                lx = xb + (9 if r.end is None else 3)
+                if r.end is not None and code != "OK":
+                    lx += len(str(code)) * CHAR_W + 6
+                svg.el("text", x=f"{lx:.1f}", y=f"{top + bh - 3:.1f}", text=r.method, fill=colour,
+                       font_size="10", class_="rpc-label", title=tip)
             for m in r.messages:
                 mx = X(m.t)
                 item = str(m.get("item", ""))
@@ -496,7 +513,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
 
     # driver lane
     def drow_y(key: Any) -> float:
-        return drv_y + LANE_PAD + drv_index[key] * DRV_ROW_H + DRV_ROW_H / 2
+        return drv_y + DRV_HEAD + LANE_PAD + drv_index[key] * DRV_ROW_H + DRV_ROW_H / 2
 
     for key, (created, closed) in chan_life.items():
         yy = drow_y(key)
