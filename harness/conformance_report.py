@@ -153,8 +153,19 @@ def verdicts_from_text(text: str) -> list[Any]:
     """Verdict-like objects (check, ok, summary) parsed from ``Verdict.explain`` lines
     ``[PASS] check: summary`` / ``[FAIL] check: summary`` in a failure message."""
     out = []
-    for m in re.finditer(r"\[(PASS|FAIL)\]\s+([^:\n]+):\s*([^\n]*)", text):
-        out.append(SimpleNamespace(check=m.group(2).strip(), ok=m.group(1) == "PASS", summary=m.group(3).strip(),
+    for m in re.finditer(r"\[(PASS|FAIL)\]\s+([^\n]*)", text):
+        rest = m.group(2)
+        check, summary = rest, ""
+        start = 0
+        while True:  # the first ": " outside parentheses ends the check's name
+            i = rest.find(": ", start)
+            if i < 0:
+                break
+            if rest.count("(", 0, i) == rest.count(")", 0, i):
+                check, summary = rest[:i], rest[i + 2:]
+                break
+            start = i + 1
+        out.append(SimpleNamespace(check=check.strip(), ok=m.group(1) == "PASS", summary=summary.strip(),
                                    evidence=[]))
     return out
 

@@ -47,6 +47,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="write each failed test's history (JSON) here (default: <rootdir>/histories)")
     group.addoption("--keep-histories", action="store_true", default=False,
                     help="also write the histories of passing tests")
+    group.addoption("--conformance-report", metavar="DIR", default=None,
+                    help="write the conformance matrix (conformance.md, conformance.html: requirement by "
+                         "requirement, with timelines of failures) into DIR")
     group.addoption("--sdk-patch", metavar="FILE", action="append", default=[],
                     help="(for the suite's own tests) exec FILE in the driver process to build a deliberately "
                          "broken SDK variant; see tests/mutants/")
@@ -65,6 +68,7 @@ class Settings:
     history_dir: Path
     keep_histories: bool
     sdk_patches: tuple[str, ...]
+    conformance_report: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -80,6 +84,7 @@ class Settings:
             history_dir=Path(hist) if hist else Path(str(config.rootpath)) / "histories",
             keep_histories=bool(opt("--keep-histories")),
             sdk_patches=tuple(str(Path(p).resolve()) for p in opt("--sdk-patch")),
+            conformance_report=opt("--conformance-report"),
         )
 
     def validate(self) -> None:

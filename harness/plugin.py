@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import reporting
+from harness import conformance_report, reporting
 from harness.history import SCENARIO, History
 from harness.options import Settings, add_options
 
@@ -39,6 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.validate()
     config.stash[SETTINGS_KEY] = settings
     config.addinivalue_line("markers", "requirement(*ids): conformance requirement IDs (conformance/SPEC.md)")
+    # The matrix is written by the controller only; under xdist the requirement IDs reach it
+    # through each report's user_properties (set at collection, below).
+    if settings.conformance_report and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(conformance_report.ReportPlugin(settings.conformance_report),
+                                      "conformance-report")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -59,6 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:  # requirement IDs as test properties: --junitxml and the matrix read them
+        item.user_properties.extend(conformance_report.junit_properties(item))
     s = config.stash[SETTINGS_KEY]
     if s.sdk is not None:
         return

@@ -253,7 +253,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
                 xb += len(str(r.end.get("code"))) * CHAR_W + 8  # room for the code label
             iv.append((xa, xb))
         rows, c.rows = _pack(iv, gap=2)
-        for r, row in zip(c.rpcs, rows):
+        for r, row in zip(c.rpcs, rows, strict=True):
             r.row = row
     conn_list = sorted(conns.values(), key=lambda c: min(rpc_span(r)[0] for r in c.rpcs))
 
@@ -372,7 +372,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
         y += ROW_H + 2 * LANE_PAD
     DRV_ROW_H = 22
     DRV_HEAD = 16  # the lane's own label sits above its rows
-    drv_h = DRV_HEAD + max(1, len(drv_keys)) * DRV_ROW_H + 2 * LANE_PAD
+    drv_h = DRV_HEAD + max(1, len(drv_keys)) * DRV_ROW_H + 2 * LANE_PAD + 8  # + room for labels below
     drv_y = y
     lanes.append(("driver", "SDK (driver) view", y, drv_h))
     y += drv_h
@@ -417,7 +417,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
         xe = X(events[-1].t)
         svg.el("line", x1=f"{xe:.1f}", x2=f"{xe:.1f}", y1=AXIS_H, y2=f"{plot_bottom:.1f}", stroke="#888",
                stroke_dasharray="2 2", class_="history-end", title=f"last event at {events[-1].t - t0:.3f}s")
-        svg.el("text", x=f"{xe + 3:.1f}", y=f"{plot_bottom - 3:.1f}", text="end", fill="#888", font_size="9")
+        svg.el("text", x=f"{xe + 3:.1f}", y=f"{lane_top + 9:.1f}", text="end", fill="#888", font_size="9")
     # fault bands across all lanes
     for b in bands:
         xa = X(b.start.t)
@@ -443,7 +443,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
 
     # scenario lane
     _, _, sy, _ = lanes[0]
-    for ev, row in zip(marks, mark_rows):
+    for ev, row in zip(marks, mark_rows, strict=True):
         x = X(ev.t)
         ty = sy + LANE_PAD + row * LABEL_ROW_H + 10
         svg.el("path", d=f"M{x:.1f},{sy + 3:.1f} l4,4 l-4,4 z", fill="#444", title=_describe(ev, t0))
@@ -452,7 +452,7 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
 
     # network lane
     _, _, ny, nh = lanes[1]
-    for (x, text, colour, ev), row in zip(net_labels, net_rows):
+    for (x, text, colour, ev), row in zip(net_labels, net_rows, strict=True):
         ty = ny + LANE_PAD + row * LABEL_ROW_H + 10
         if ev.kind == "tcp_rst_seen":
             svg.el("path", d=f"M{x:.1f},{ny + nh - 12:.1f} l5,6 l-5,6 l-5,-6 z", fill=ERROR,
@@ -556,15 +556,25 @@ def render_svg(history: History, *, verdict_evidence: Iterable[int] = ()) -> str
             svg.el("circle", cx=f"{x:.1f}", cy=f"{yy:.1f}", r=3.5, fill=ITEM_COLOURS["activityRequest"]
                    if ev.kind.startswith("activity") else "#888", stroke="#333", stroke_width="0.5",
                    class_="drv-event", title=tip)
-    # error labels: alternate above/below the row to keep neighbours apart
-    last_end: dict[float, float] = {}
+    # error labels: same text at (nearly) the same place once with a count; then above the row,
+    # else below it, else left out (the marker's tooltip still has it)
+    merged: list[list[Any]] = []  # [x, y, text, tip, count]
     for x, yy, text, tip in sorted(err_labels):
-        above = last_end.get(yy, -1e9) < x
-        ty = yy - 6 if above else yy + 13
-        svg.el("text", x=f"{x + 6:.1f}", y=f"{ty:.1f}", text=text, fill=ERROR, font_size="10", title=tip,
-               class_="drv-err-label")
-        if above:
-            last_end[yy] = x + 6 + len(text) * CHAR_W * 0.9
+        m = merged[-1] if merged else None
+        if m is not None and m[1] == yy and m[2] == text and x - m[0] < 12:
+            m[3] += "\n\n" + tip
+            m[4] += 1
+        else:
+            merged.append([x, yy, text, tip, 1])
+    slot_end: dict[tuple[float, int], float] = {}
+    for x, yy, text, tip, count in merged:
+        label = text + (f" \u00d7{count}" if count > 1 else "")
+        for slot, ty in ((0, yy - 6), (1, yy + 13)):
+            if slot_end.get((yy, slot), -1e9) < x + 4:
+                svg.el("text", x=f"{x + 6:.1f}", y=f"{ty:.1f}", text=label, fill=ERROR, font_size="10",
+                       title=tip, class_="drv-err-label")
+                slot_end[(yy, slot)] = x + 6 + len(label) * CHAR_W * 0.9
+                break
 
     # verdict evidence: numbered pins on the axis
     if evidence:
