@@ -40,7 +40,8 @@ POLLS = 4
 RESILIENCY = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_seconds": 0.0}
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-LONGPOLL-001", "CLI-LONGPOLL-002")
 def test_long_poll_deadline_is_not_a_transport_failure(kind, driver, fake, history, tolerance):
     with not_applicable_if_unsupported():

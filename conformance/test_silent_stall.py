@@ -31,6 +31,7 @@ OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_sec
                         reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
 
 
+@pytest.mark.needs("resiliency_options", "rpc_observer")
 @pytest.mark.requirement("WRK-STREAM-001", "WRK-STREAM-002")
 def test_silent_stall_blackhole(driver, fake, link, history, tolerance):
     fake.set_health_ping_interval(PING)

@@ -14,6 +14,9 @@ Asserts (checkers)
   - WRK-BACKOFF-001: the first connect attempt (Hello) after the failure comes within the
     first full-jitter window, min(cap, 2*base) + tolerance.
   - WRK-STREAM-002: the new stream is a working one (the probe completes).
+Variants: "configured" sets OPTIONS; "sdk-defaults" sets nothing and holds the SDK to the
+promised defaults (base 1 s, cap 30 s: first window 2 s), so it runs on builds that predate
+the resiliency options too.
 Needs root (ss -K and the packet sniffer); without it the test reports what is missing.
 """
 
@@ -30,12 +33,17 @@ OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_sec
                         reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
 
 
+@pytest.mark.parametrize("options", [
+    pytest.param(OPTIONS, id="configured", marks=pytest.mark.needs("resiliency_options")),
+    pytest.param(None, id="sdk-defaults"),  # runs on every version, with the promised default window
+])
+@pytest.mark.needs("rpc_observer")
 @pytest.mark.requirement("NET-RST-001", "WRK-BACKOFF-001", "WRK-STREAM-002")
-def test_tcp_reset_on_established_stream(driver, fake, link, history, tolerance):
+def test_tcp_reset_on_established_stream(options, driver, fake, link, history, tolerance):
     from harness.rst_sniffer import RstSniffer
 
     fake.set_health_ping_interval(PING)
-    start_worker(driver, link.address, OPTIONS)
+    start_worker(driver, link.address, options)
     first = wait_for_stream(history)
     assert first is not None, "the worker never opened GetWorkItems (setup failed; see history)"
     assert wait_for_messages(history, first.get("call_id"), 1, timeout=5), "no ping delivered (setup)"
@@ -46,7 +54,7 @@ def test_tcp_reset_on_established_stream(driver, fake, link, history, tolerance)
         # ss -K acts while the command runs: the RST leaves before the tcp_reset event is
         # written, so the window starts when the reset was requested.
         reset_t = history.last(source=NETWORK, kind="tcp_reset").get("requested_t")
-        bound = first_reconnect_bound(OPTIONS) + tolerance
+        bound = first_reconnect_bound(options or WorkerOptions()) + tolerance
         new_stream = wait_for_stream(history, after=reset_t, timeout=bound + 5)
     token, queued_t = probe(fake, history, timeout=5)
 

@@ -39,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.validate()
     config.stash[SETTINGS_KEY] = settings
     config.addinivalue_line("markers", "requirement(*ids): conformance requirement IDs (conformance/SPEC.md)")
+    config.addinivalue_line("markers", "needs(*capabilities): driver capabilities the test needs "
+                            "(harness/drivers/PROTOCOL.md); a build without them is NOT APPLICABLE")
     # The matrix is written by the controller only; under xdist the requirement IDs reach it
     # through each report's user_properties (set at collection, below).
     if settings.conformance_report and not hasattr(config, "workerinput"):
@@ -179,10 +181,25 @@ def driver(sdk_build, history: History, conformance_settings: Settings,
     try:
         info = d.hello()
         history.meta["sdk"] = info
-        history.record(SCENARIO, "driver_ready", sdk=info.get("sdk"), sdk_version=info.get("sdk_version"))
+        history.record(SCENARIO, "driver_ready", sdk=info.get("sdk"), sdk_version=info.get("sdk_version"),
+                       capabilities=info.get("capabilities", {}))
+        missing = missing_capabilities(request.node, info.get("capabilities", {}))
+        if missing:
+            pytest.skip(f"NOT APPLICABLE to this SDK build: {info.get('sdk')} {info.get('sdk_version')} "
+                        f"lacks {', '.join(missing)} (capabilities declared by its driver)")
         yield d
     finally:
         d.close()
+
+
+def missing_capabilities(node: pytest.Item, capabilities: dict) -> list[str]:
+    """Capabilities a test declares with ``@pytest.mark.needs(...)`` that the driver lacks.
+
+    This is the per-implementation capability list (as in gRPC's interop runner): a test that
+    cannot be configured on a build is reported NOT APPLICABLE with the reason, never skipped
+    silently and never passed."""
+    needed = [c for m in node.iter_markers("needs") for c in m.args]
+    return [c for c in needed if not capabilities.get(c, False)]
 
 
 # -- reporting ---------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""Half-open path: the worker's EXISTING connection is black-holed, NEW connections get through.
+
+A load balancer silently drops one idle flow. Toxiproxy cannot express it (a toxic hits every
+connection of the proxy, new ones included), so the fault is an iptables DROP on the 4-tuple of the
+worker's own TCP connection to the fake (harness/connfaults.py); no proxy is involved.
+
+Procedure (both tests)
+  1. The fake pings every PING s; a worker with an SDK-owned channel and recreate threshold N
+     connects directly to the fake. Its one TCP connection is read from the SDK process's own
+     sockets (``driver.connections()``); the fake's ``peer`` of the stream is the same connection.
+  2. That connection alone is black-holed, both directions, for the rest of the test.
+Test ``..._escapes_dead_connection``
+  3. Nothing else happens; the worker must notice (silent timeout), fail N times (the N-1 Hellos
+     after the first failure go out on the same dead connection and time out), recreate its channel
+     and say Hello from a NEW connection; then a probe activity is queued.
+Test ``..._with_work_in_flight``
+  3. An activity sleeping D s was received (and is running) when the fault starts. Its completion
+     must reach the server exactly once (over a new connection, or after the server redelivered the
+     item); and the worker still escapes to a new connection as above.
+Asserts (checkers)
+  - WRK-STREAM-001: the stream is abandoned T_silent after the last message.
+  - RECREATE-002: N-1 Hellos fail on the dead connection before the recreation (the threshold counts).
+  - RECREATE-001: a fresh SDK-owned channel is created and the next successful Hello comes from a new
+    TCP connection (fake peer differs) within ``recreate_bound(OPTIONS)`` + tolerance of the last message.
+  - WRK-STREAM-002: the new connection is a working one (probe completes).
+  - DRAIN-001: the in-flight completion is delivered exactly once (control: the activity was in flight).
+Needs root and iptables (see harness/connfaults.py); without them the test fails saying so.
+"""
+
+import time
+
+import pytest
+
+from harness.checkers import last_message_before, require, sdk_channel_created, stream_abandoned_after_silence, \
+    work_completed
+from harness.checkers_conn import activity_in_flight_at, completion_delivered_once, hello_from_new_connection_within, \
+    hellos_failed_on_dead_connection, recreate_bound
+from harness.connfaults import ConnectionFaults
+from harness.history import DRIVER, FAKE, NETWORK
+from harness.windows import WorkerOptions
+from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
+
+PING = 0.5
+N = 2
+OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
+                        channel_recreate_failure_threshold=N,
+                        reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+SLOW = "slow"
+D = 3.0  # the in-flight activity's duration: longer than the fault's detection starts
+
+
+def _setup(driver, fake, history, activities=()):
+    ConnectionFaults.check_available()
+    fake.set_health_ping_interval(PING)
+    start_worker(driver, fake.address, OPTIONS, activities=list(activities))
+    first = wait_for_stream(history)
+    assert first is not None, "the worker never opened GetWorkItems (setup failed; see history)"
+    assert wait_for_messages(history, first.get("call_id"), 2, timeout=5), "no pings delivered (setup)"
+    return first
+
+
+def _escape(history, fake, first, fault_t, tolerance):
+    """Wait for the escape to a new connection, probe it; returns the verdicts common to both tests."""
+    old_peer = first.get("peer")
+    bound = recreate_bound(OPTIONS) + tolerance
+    last = last_message_before(history, first.get("call_id"), fault_t)
+    since = last.t if last is not None else fault_t
+    new_hello = history.wait_for(since + bound + 5 - time.monotonic(), source=FAKE, kind="rpc_start",
+                                 method="Hello", after=fault_t, where=lambda e: e.get("peer") != old_peer)
+    gave_up = history.first(source=DRIVER, kind="rpc_done", method="GetWorkItems", after=fault_t)
+    recreated = history.first(source=DRIVER, kind="channel_created", owner="sdk", after=fault_t)
+    token, queued_t = probe(fake, history, timeout=bound + 5)
+    new_stream = history.first(source=FAKE, kind="rpc_start", method="GetWorkItems", after=fault_t,
+                               where=lambda e: e.get("peer") != old_peer)
+    return [
+        stream_abandoned_after_silence(history, call_id=first.get("call_id"), fault_t=fault_t,
+                                       silent_timeout=OPTIONS.silent_disconnect_timeout_seconds,
+                                       tolerance=tolerance),
+        hellos_failed_on_dead_connection(history, after=gave_up.t if gave_up else fault_t,
+                                         before=recreated.t if recreated else None, expected=N - 1),
+        sdk_channel_created(history, after=fault_t, why="threshold reached on a dead connection"),
+        hello_from_new_connection_within(history, old_peer=old_peer, since=since, after=fault_t, within=bound),
+        work_completed(history, token=token, within=tolerance,
+                       after=max(queued_t, new_stream.t if new_stream else queued_t)),
+    ], new_hello
+
+
+@pytest.mark.requirement("WRK-STREAM-001", "RECREATE-001", "RECREATE-002", "WRK-STREAM-002")
+def test_recreated_channel_escapes_dead_connection(driver, fake, history, tolerance):
+    first = _setup(driver, fake, history)
+    faults = ConnectionFaults(history)
+    conn = faults.connection_of(driver, fake.port)
+    with faults.blackhole(conn):
+        fault_t = history.last(source=NETWORK, kind="fault_start").t
+        verdicts, _ = _escape(history, fake, first, fault_t, tolerance)
+    require(*verdicts, history=history)
+
+
+@pytest.mark.requirement("DRAIN-001", "RECREATE-001", "WRK-STREAM-002")
+def test_recreated_channel_escapes_dead_connection_with_work_in_flight(driver, fake, history, tolerance):
+    first = _setup(driver, fake, history, activities=[{"name": SLOW, "sleep_seconds": D, "result": "slow-ok"}])
+    token = fake.schedule_activity(SLOW, '"in-flight"')
+    started = history.wait_for(5, source=DRIVER, kind="activity_started", name=SLOW)
+    assert started is not None, "the slow activity never started (setup failed; see history)"
+    faults = ConnectionFaults(history)
+    conn = faults.connection_of(driver, fake.port)
+    with faults.blackhole(conn):
+        fault_t = history.last(source=NETWORK, kind="fault_start").t
+        verdicts, _ = _escape(history, fake, first, fault_t, tolerance)
+        # The completion may go out on the dead connection: give it the whole escape window again
+        # after the activity ends (a build that re-sends or lets the server redeliver gets through).
+        finished = history.wait_for(D + 5, source=DRIVER, kind="activity_finished", name=SLOW)
+        wait_until = (finished.t if finished else time.monotonic()) + recreate_bound(OPTIONS) + tolerance
+        history.wait_for(max(0.0, wait_until - time.monotonic()), source=FAKE, kind="work_item_completed",
+                         completion_token=token)
+        end_t = time.monotonic()
+    require(
+        activity_in_flight_at(history, instance_id=started.get("instance_id"), t=fault_t),
+        completion_delivered_once(history, token=token, before=end_t),
+        *verdicts,
+        history=history,
+    )
