@@ -34,7 +34,7 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import no_sdk_channel_created, require, sdk_channel_created, sdk_channels_created
+from harness.checkers import no_sdk_channel_created, require, sdk_channel_created
 from harness.checkers_client import (
     calls_failed_with,
     channel_not_closed_before,
@@ -48,7 +48,7 @@ from harness.checkers_client import (
 from harness.history import DRIVER, FAKE
 from harness.workload import not_applicable_if_unsupported
 
-KINDS = pytest.mark.parametrize("kind", ["sync", "async"])
+KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 UNAVAILABLE = Abort(grpc.StatusCode.UNAVAILABLE, "injected transport failure")
 WAIT_RECREATE = 2.0  # bounded wait for a background recreation to show up (pacing only)
 
@@ -75,6 +75,7 @@ def settle(history, after, tolerance):
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-RECREATE-001")
 def test_recreate_after_exactly_threshold(kind, driver, fake, history, tolerance):
     n = 3
@@ -97,6 +98,7 @@ def test_recreate_after_exactly_threshold(kind, driver, fake, history, tolerance
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-RECREATE-002", "CLI-RECREATE-003")
 def test_min_recreate_interval(kind, driver, fake, history, tolerance):
     interval = 2.0
@@ -125,6 +127,7 @@ def test_min_recreate_interval(kind, driver, fake, history, tolerance):
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-RECREATE-004")
 def test_recreation_opens_a_new_connection(kind, driver, fake, history, tolerance):
     iid = make_client(driver, fake, kind, threshold=2, interval=0.0)
@@ -141,6 +144,7 @@ def test_recreation_opens_a_new_connection(kind, driver, fake, history, toleranc
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-RECREATE-005")
 def test_single_flight(kind, driver, fake, history, tolerance):
     k = 8
@@ -163,6 +167,7 @@ def test_single_flight(kind, driver, fake, history, tolerance):
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options", "rpc_observer")
 @pytest.mark.requirement("CLI-RECREATE-006")
 def test_failing_call_surfaces_error_and_later_calls_work(kind, driver, fake, history, tolerance):
     iid = make_client(driver, fake, kind, threshold=2, interval=0.0)
@@ -187,6 +192,7 @@ LONG_POLL = 6.0
 
 
 @KINDS
+@pytest.mark.needs("client_resiliency_options")
 @pytest.mark.requirement("CLI-RECREATE-007")
 def test_long_poll_survives_recreation(kind, driver, fake, history, tolerance):
     iid = make_client(driver, fake, kind, threshold=2, interval=0.0)
@@ -206,7 +212,7 @@ def test_long_poll_survives_recreation(kind, driver, fake, history, tolerance):
     end = time.monotonic()
     require(
         sdk_channel_created(history, after=poll_start, why="two UNAVAILABLE with threshold 2"),
-        long_poll_completed(history, client_id="c", started_after=poll_start, status="TERMINATED",
+        long_poll_completed(history, client_id="c", started_after=poll_start,
                             timeout=LONG_POLL),
         channel_not_closed_before(history, channel_id=old.get("channel_id") if old else None, until=end),
         history=history,

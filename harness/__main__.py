@@ -2,6 +2,7 @@
 
   provision-toxiproxy   find or build the Toxiproxy server binary into the cache
   timeline HISTORY.json print a saved history as a timeline
+  repro FILE.toml       reproduce a field report from a scenario file (scenarios/README.md)
 """
 
 from __future__ import annotations
@@ -20,6 +21,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=None)
     t = sub.add_parser("timeline", help="print a saved history as a timeline")
     t.add_argument("history", type=Path)
+    r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
+                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL, "
+                                   "2 invalid file or usage, 3 NOT APPLICABLE, 4 ERROR (could not run).")
+    r.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    r.add_argument("--sdk", default=None, help="SDK under test (available: python)")
+    r.add_argument("--sdk-version", default=None, help="a PyPI release, installed into a cached venv")
+    r.add_argument("--sdk-path", default=None, help="a local checkout, installed into a cached venv")
+    r.add_argument("--sdk-python", default=None, help="an interpreter that already has durabletask")
+    r.add_argument("--out", type=Path, default=None,
+                   help="output folder (one FILE) or parent folder (several); default histories/repro/<name>--<sdk>--<time>")
+    r.add_argument("--scale", type=float, default=None, help="override the file's scale (1 = field time)")
+    r.add_argument("--timing-tolerance", type=float, default=None, help="tolerance added to each bound (0.25 s)")
+    r.add_argument("--toxiproxy-url", default=None)
+    r.add_argument("--toxiproxy-bin", default=None)
+    r.add_argument("--conformance-cache", default=None)
+    r.add_argument("--validate", action="store_true", help="only validate the files; start nothing")
+    r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
+    r.add_argument("--quiet", action="store_true", help="no live step lines")
     args = parser.parse_args(argv)
 
     if args.command == "provision-toxiproxy":
@@ -36,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         from harness.history import History
         print(History.load(args.history).format())
         return 0
+    if args.command == "repro":
+        from harness.repro.cli import repro
+        return repro(args)
     return 2
 
 

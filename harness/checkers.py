@@ -282,8 +282,9 @@ def retried_after_fault(history: History, *, method: str, within: float) -> Verd
     for f in faults:
         start = history.first(source=FAKE, kind="rpc_start", call_id=f.get("call_id"))
         t0 = start.t if start is not None else f.t
-        nxt = history.first(source=FAKE, kind="rpc_start", method=method, after=t0 + 1e-9,
-                            where=lambda e, c=f.get("call_id"): e.get("call_id") != c)
+        faulted_id = f.get("call_id")
+        nxt = next((e for e in history.select(FAKE, "rpc_start", after=t0 + 1e-9, method=method)
+                    if e.get("call_id") != faulted_id), None)
         if nxt is None:
             missing.append(f)
             continue
@@ -319,7 +320,7 @@ def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most:
     runs = {iid: history.select(DRIVER, "activity_started", instance_id=iid) for iid in instance_ids}
     worst = max(runs.items(), key=lambda kv: len(kv[1])) if runs else ("", [])
     ok = all(len(v) <= at_most for v in runs.values())
-    return Verdict(check, ok, f"runs per activity: " + ", ".join(f"{k}={len(v)}" for k, v in runs.items()),
+    return Verdict(check, ok, "runs per activity: " + ", ".join(f"{k}={len(v)}" for k, v in runs.items()),
                    {"max_runs": len(worst[1])}, [e.seq for e in worst[1][:4]])
 
 

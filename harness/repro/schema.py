@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.windows import WorkerOptions
+
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        tomllib = None  # type: ignore[assignment]
 
 STATUS_CODES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
                 "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -162,8 +169,8 @@ SERVER = [
           "count": F("int", "how many calls (0 = every call while in force)", default=0), "for": _FOR}),
 ]
 ACTIONS = [
-    Kind("stop_worker", "action", "the app stops the worker (worker.stop()).",
-         {"timeout_s": F("time", "bound on the stop call", default=30.0)}),
+    Kind("stop_worker", "action", "the app stops the worker (worker.stop()); the step ends when stop() "
+         "returns (the harness waits up to 30 s, not scaled: it is a bound, not a behaviour).", {}),
     Kind("start_worker", "action", "the app starts the worker (again).", {}),
     Kind("queue_activities", "action", "the server queues standalone activities (work for the worker).",
          {"count": F("int", "how many", default=1), "duration_s": F("time", "each one's run time", default=0.0)}),
@@ -174,9 +181,10 @@ STEP_KINDS: dict[str, Kind] = {k.name: k for k in NETWORK + SERVER + ACTIONS}
 FAULTS = [k.name for k in NETWORK + SERVER]
 ACTION_NAMES = [k.name for k in ACTIONS]
 
-_AFTER = F("ref", "reference point: \"start\", \"step N\" (when step N began; its last repetition unless "
-           "each = true) or \"step N end\" (when its `for` ended), \"activity\" (when the workload activity "
-           "was queued)", required=True)
+_AFTER = F("ref", "reference point: \"start\"; \"step N\" (when step N began; its last repetition unless "
+           "each = true); \"step N end\" (when its `for` ended, or the action finished); \"activity\" (when "
+           "the workload activity was queued); \"server_close\" (when the server decided to end a GetWorkItems "
+           "stream: an abort/cut/RST; the last one unless each = true)", required=True)
 _WITHIN = F("within", "bound in seconds (scaled): a number, a window name (" + ", ".join(WITHIN_NAMES)
             + ") or a list summed, e.g. [\"hello_timeout\", \"first_reconnect\"]; the run's timing "
             "tolerance is added once", required=True)
@@ -391,7 +399,7 @@ def _unknown(what: str, value: Any, valid: list[str] | tuple[str, ...]) -> str:
     return f"unknown {what} {value!r}{hint}; valid: {', '.join(valid)}"
 
 
-_REF = re.compile(r"^(start|activity|step (\d+)( end)?)$")
+_REF = re.compile(r"^(start|activity|server_close|step (\d+)( end)?)$")
 
 
 class _Validator:
@@ -477,7 +485,8 @@ class _Validator:
         elif t == "ref":
             m = _REF.match(v) if isinstance(v, str) else None
             if m is None:
-                self.err(where, key, f"expected \"start\", \"activity\", \"step N\" or \"step N end\", got {v!r}")
+                self.err(where, key, "expected \"start\", \"activity\", \"server_close\", \"step N\" or "
+                         f"\"step N end\", got {v!r}")
                 return None
             if m.group(2) is not None and not 1 <= int(m.group(2)) <= nsteps:
                 self.err(where, key, f"{v!r}: there is no step {m.group(2)} (the file has {nsteps} step(s))")
@@ -501,7 +510,11 @@ class _Validator:
             if key in skip:
                 continue
             if key not in specs:
-                self.err(where, key, _unknown("field", key, [k for k in specs if k not in skip]))
+                msg = _unknown("field", key, [k for k in specs if k not in skip])
+                if key in TOP and where != "top level":
+                    msg += (f"; '{key}' is a top-level key: in TOML it must come before the first [table] "
+                            "or [[array]] header, otherwise it belongs to the table above it")
+                self.err(where, key, msg)
                 continue
             if specs[key].type in ("table", "array"):
                 continue
@@ -523,6 +536,8 @@ class _Validator:
 def load_scenario(path: Path | str, *, scale: float | None = None) -> Scenario:
     """Parse and validate a scenario file. ``scale`` overrides the file's. Starts nothing."""
     path = Path(path)
+    if tomllib is None:
+        raise ScenarioError(path, ["reading TOML needs Python 3.11+ (tomllib) or `pip install tomli` on 3.10"])
     try:
         raw = tomllib.loads(path.read_text())
     except OSError as exc:
@@ -628,6 +643,8 @@ def parse_scenario(raw: dict[str, Any], path: Path | str = "<scenario>", *, scal
             v.err(where, "check", "needs activities: add [workload.activity] or a queue_activities step")
         if name == "long_polls_returned" and "long_poll" not in workload:
             v.err(where, "check", "needs [workload.long_poll]")
+        if name == "working_stream_within" and params.get("after") == "server_close":
+            v.err(where, "after", "a probe needs a planned time: use \"step N\" or \"step N end\"")
         if params.get("after") == "activity" and "activity" not in workload:
             v.err(where, "after", "\"activity\" needs [workload.activity]")
     if v.errors:

@@ -1,0 +1,97 @@
+"""Worker shutdown: stop() returns promptly wherever the worker is blocked, and nothing reaches
+the server afterwards (promises.md SHUT-1/SHUT-2; dapr/java-sdk#1728 is the field report of
+the opposite, durabletask-js PR #353 makes stop() cancel a pending Hello and the backoff).
+
+The bound for stop() is the one tolerance: stop must not wait for the Hello deadline, a
+backoff sleep or a silent-disconnect timer, so nothing derived from those options may be in
+it; what is left is thread hand-offs and closing a channel (harness/windows.py).
+
+Procedure (one test per place the worker can be blocked)
+  - in-stream: a healthy GetWorkItems stream (pings every PING s), then stop.
+  - in-hello: every Hello hangs (Hello timeout 3 s, so waiting for it is far outside the bound);
+    stop once the first Hello is at the fake.
+  - in-backoff: every Hello fails with UNAVAILABLE, base 5 s / cap 10 s, so after the first
+    failure the worker sleeps U[0, 10) s (P(sleep < 0.1 s) = 1%); stop 0.1 s after the failure.
+Asserts (checkers)
+  - WRK-SHUT-001 (in-hello, in-backoff): stop() returns within the tolerance: it does not wait
+    for the Hello deadline or the backoff sleep. 1.12.0 fails in-hello: finding F-10.
+  - WRK-SHUT-003 (in-stream, SHOULD): stop() with an idle open stream returns within the
+    tolerance. 1.12.0 takes up to 1 s (a fixed internal poll): finding F-11.
+  - WRK-SHUT-002: no Hello / GetWorkItems reaches the server after stop was requested, watched
+    for the first reconnect window + tolerance after stop returned. Control: the Hello before the
+    stop reached the fake and was recorded, so the same observation would see a late one.
+"""
+
+import time
+
+import grpc
+import pytest
+
+from fakes.faults import Abort, Hang
+from harness.checkers import Verdict, no_rpc_after, require
+from harness.checkers_worker import CONNECT_METHODS, stop_prompt
+from harness.history import DRIVER, FAKE
+from harness.windows import WorkerOptions, first_reconnect_bound
+from harness.workload import start_worker, wait_for_stream
+
+PING = 0.5
+STREAM_OPTS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
+                            channel_recreate_failure_threshold=5,
+                            reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+HELLO_OPTS = WorkerOptions(hello_timeout_seconds=3.0, silent_disconnect_timeout_seconds=2.0,
+                           channel_recreate_failure_threshold=5,
+                           reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+BACKOFF_OPTS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
+                             channel_recreate_failure_threshold=5,
+                             reconnect_backoff_base_seconds=5.0, reconnect_backoff_cap_seconds=10.0)
+CYCLES = 4
+WHERE = [
+    pytest.param("in-stream", marks=pytest.mark.requirement("WRK-SHUT-003", "WRK-SHUT-002")),
+    pytest.param("in-hello", marks=pytest.mark.requirement("WRK-SHUT-001", "WRK-SHUT-002")),
+    pytest.param("in-backoff", marks=pytest.mark.requirement("WRK-SHUT-001", "WRK-SHUT-002")),
+]
+
+
+def _block_worker(where, driver, fake, history):
+    """Start the worker and bring it to the blocking point; returns the options used."""
+    if where == "in-stream":
+        fake.set_health_ping_interval(PING)
+        marker = history.mark("worker starting").t
+        start_worker(driver, fake.address, STREAM_OPTS)
+        assert wait_for_stream(history, after=marker) is not None, "the worker never opened GetWorkItems (setup)"
+        return STREAM_OPTS
+    if where == "in-hello":
+        fake.inject("Hello", Hang(), count=None)
+        start_worker(driver, fake.address, HELLO_OPTS)
+        assert history.wait_for(10, source=FAKE, kind="rpc_start", method="Hello"), "no Hello (setup)"
+        return HELLO_OPTS
+    fake.inject("Hello", Abort(grpc.StatusCode.UNAVAILABLE, "injected: keep the worker in backoff"), count=None)
+    start_worker(driver, fake.address, BACKOFF_OPTS)
+    assert history.wait_for(10, source=DRIVER, kind="rpc_done", method="Hello"), "no failed Hello (setup)"
+    time.sleep(0.1)
+    return BACKOFF_OPTS
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_stop_is_prompt_and_final(where, driver, fake, history, tolerance):
+    # in-stream: the idle worker is stopped CYCLES times (start, stream, stop) and the slowest
+    # stop is judged, so a stop latency that depends on the phase of an internal timer is
+    # seen reproducibly (F-11: a 1 s poll is missed by one stop with p ~ 0.25, by 4 with p ~ 0.004).
+    for _ in range(CYCLES - 1 if where == "in-stream" else 0):
+        opts = _block_worker(where, driver, fake, history)
+        history.mark("stop requested (earlier cycle)")
+        driver.stop_worker(timeout=opts.hello_timeout_seconds + opts.reconnect_backoff_cap_seconds + 5)
+    opts = _block_worker(where, driver, fake, history)
+    asked = history.mark("stop requested").t
+    # The driver's own bound is generous: a build that waits is measured, not cut off.
+    driver.stop_worker(timeout=opts.hello_timeout_seconds + opts.reconnect_backoff_cap_seconds + 5)
+    time.sleep(first_reconnect_bound(opts) + tolerance if where != "in-backoff" else 0.5 + tolerance)
+    before = history.select(FAKE, "rpc_start", before=asked, where=lambda e: e.get("method") in CONNECT_METHODS)
+
+    require(
+        stop_prompt(history, within=tolerance),
+        Verdict("control: connect attempts before the stop were observed", bool(before),
+                f"{len(before)} Hello/GetWorkItems call(s) recorded before the stop"),
+        no_rpc_after(history, after=asked, methods=CONNECT_METHODS),
+        history=history,
+    )

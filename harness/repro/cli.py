@@ -1,0 +1,86 @@
+"""``python -m harness repro FILE --sdk=python [--sdk-version X | --sdk-path DIR] [--out DIR]``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.repro.schema import ScenarioError, load_scenario, vocabulary
+
+
+def repro(args: Any) -> int:
+    if args.vocabulary:
+        print(vocabulary())
+        return 0
+    if not args.files:
+        print("error: give at least one scenario FILE (e.g. scenarios/field/*.toml)", file=sys.stderr)
+        return 2
+    # 1. Every file is valid before anything is started.
+    scenarios, bad = [], False
+    for f in args.files:
+        try:
+            scenarios.append(load_scenario(f, scale=args.scale))
+        except ScenarioError as exc:
+            print(str(exc), file=sys.stderr)
+            bad = True
+    if bad:
+        return 2
+    if args.validate:
+        for sc in scenarios:
+            print(f"{sc.path}: valid ({len(sc.steps)} steps, {len(sc.expects)} expectations, scale {sc.scale:g}, "
+                  f"runs {sc.duration:.2f}s)")
+        return 0
+    # 2. The SDK build.
+    from harness.options import KNOWN_SDKS, default_cache_dir
+    from harness.sdk import SdkUnavailable, resolve_python_sdk
+    if args.sdk is None or args.sdk not in KNOWN_SDKS:
+        print(f"error: --sdk is required; available: {', '.join(KNOWN_SDKS)}", file=sys.stderr)
+        return 2
+    chosen = [n for n, v in (("--sdk-version", args.sdk_version), ("--sdk-path", args.sdk_path),
+                             ("--sdk-python", args.sdk_python)) if v]
+    if len(chosen) > 1:
+        print(f"error: {' and '.join(chosen)} exclude each other", file=sys.stderr)
+        return 2
+    cache = Path(args.conformance_cache) if args.conformance_cache else default_cache_dir()
+    try:
+        build = resolve_python_sdk(version=args.sdk_version, path=args.sdk_path, python=args.sdk_python,
+                                   cache_dir=cache)
+    except SdkUnavailable as exc:
+        print(f"error: SDK not available: {exc}", file=sys.stderr)
+        return 4
+    print(f"SDK under test: {build.name} {build.version} ({build.source})")
+    # 3. Run them, one after the other.
+    from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
+    from harness.repro.runner import ScenarioRun
+    from harness.windows import DEFAULT_TOLERANCE_S
+    tol = DEFAULT_TOLERANCE_S if args.timing_tolerance is None else args.timing_tolerance
+    codes = []
+    for sc in scenarios:
+        print(f"\n=== {sc.path}: {sc.title}\n    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "
+              f"{sc.duration / sc.scale:g}s of field time", flush=True)
+        echo = None if args.quiet else (lambda s: print("    " + s, flush=True))
+        if args.out is not None and len(scenarios) == 1:
+            folder = args.out
+        else:
+            folder = None
+        run = ScenarioRun(sc, sdk_python=build.python, toxiproxy_url=args.toxiproxy_url,
+                          toxiproxy_bin=args.toxiproxy_bin, cache_dir=cache, tolerance=tol, echo=echo,
+                          log_dir=(folder / "logs") if folder else None)
+        out = run.run()
+        if folder is None:
+            folder = default_out_dir(args.out or Path("histories") / "repro", out)
+        files = write_outputs(out, folder)
+        if out.history is not None:
+            print(compact_timeline(out.history, sc.scale, limit=60))
+        print()
+        print(verdict_text(out))
+        print(f"output: {folder}/")
+        for k, p in files.items():
+            print(f"  {k:14} {p}")
+        if "timeline" not in files:
+            print("  (no timeline picture: harness/timeline.py is not available; the history JSON has it all)")
+        codes.append(out.exit_code)
+    if len(scenarios) > 1:
+        print("\nsummary: " + ", ".join(f"{sc.name}={c}" for sc, c in zip(scenarios, codes, strict=True)))
+    return max(codes) if any(codes) else 0

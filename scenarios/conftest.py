@@ -1,0 +1,59 @@
+"""Collect scenario files as tests: ``pytest scenarios/field --sdk=python``.
+
+One test item per ``*.toml`` under scenarios/ (except templates starting with ``_``). Each item
+uses the conformance plugin's fixtures and options (harness/plugin.py): the SDK build
+(``--sdk``/``--sdk-version``/``--sdk-path``), the session's Toxiproxy server, the test's History and
+the timing tolerance, then runs harness.repro.runner.ScenarioRun. A file that does not validate is a
+collection error naming the file, the step and the field. PASS passes, FAIL fails with every
+verdict explained, NOT APPLICABLE skips with "NOT APPLICABLE to this SDK build: ...".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.repro.schema import ScenarioError, load_scenario
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path):
+    if file_path.suffix == ".toml" and not file_path.name.startswith("_"):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioError as exc:
+            raise self.CollectError(str(exc)) from None
+
+        def test_scenario(sdk_build, toxiproxy, history, conformance_settings, tmp_path):
+            _run(scenario, sdk_build, toxiproxy, history, conformance_settings, tmp_path)
+
+        item = pytest.Function.from_parent(self, name=self.path.stem, callobj=test_scenario)
+        item.add_marker(pytest.mark.requirement(*[f"field:{s}" for s in scenario.source]))
+        yield item
+
+
+def _run(scenario, sdk_build, toxiproxy, history, settings, tmp_path: Path) -> None:
+    from harness.repro.output import safe, verdict_text, write_outputs
+    from harness.repro.runner import ERROR, FAIL, NOT_APPLICABLE, ScenarioRun
+    run = ScenarioRun(scenario, sdk_python=sdk_build.python, history=history, toxiproxy=toxiproxy,
+                      cache_dir=settings.cache_dir, tolerance=settings.tolerance, log_dir=tmp_path,
+                      patches=list(settings.sdk_patches))
+    out = run.run()
+    if out.verdict in (FAIL, ERROR) or settings.keep_histories:
+        folder = Path(settings.history_dir) / safe(f"repro-{scenario.name}")
+        write_outputs(out, folder)
+        where = f"\noutput folder: {folder}"
+    else:
+        where = ""
+    if out.verdict == NOT_APPLICABLE:
+        pytest.skip(out.reason)
+    if out.verdict == ERROR:
+        pytest.fail(f"scenario could not run: {out.reason}{where}", pytrace=False)
+    if out.verdict == FAIL:
+        raise AssertionError(verdict_text(out) + where)

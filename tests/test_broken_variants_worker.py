@@ -1,0 +1,104 @@
+"""The worker handshake / stream-health / backoff / shutdown scenarios FAIL on SDK builds that
+break them, for the right reason (the verdict line of the broken requirement).
+
+Same method as tests/test_broken_variants.py: each case runs one scenario in its own pytest
+process against durabletask 1.12.0 patched with a mutant from tests/mutants/.
+
+Checks that durabletask 1.12.0 itself fails (findings F-2, F-10, F-11 in docs/FINDINGS.md) are
+pinned in REFERENCE_1_12_0_WORKER: the unpatched release is the failing variant for those.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_broken_variants import run_suite
+
+H = "conformance/test_worker_handshake.py"
+S = "conformance/test_worker_stream_health.py"
+B = "conformance/test_worker_backoff.py"
+D = "conformance/test_worker_shutdown.py"
+
+# (mutant, target, text that must appear in the failure)
+CASES = [
+    # handshake
+    ("worker_hello_no_deadline.py", H, "[FAIL] Hello carries the Hello-timeout deadline"),
+    ("worker_hello_no_deadline.py", H, "[FAIL] unanswered Hello abandoned at the Hello timeout"),
+    ("no_backoff_growth.py", H, "[FAIL] failed Hello retried within the backoff window"),
+    ("worker_stream_after_failed_hello.py", H, "[FAIL] no GetWorkItems after a failed Hello"),
+    # stream health
+    ("worker_silent_from_stream_start.py", f"{S}::test_silence_after_pings",
+     "[FAIL] stream abandoned after the silent-disconnect timeout"),
+    ("worker_silent_from_stream_start.py", f"{S}::test_pings_keep_stream_alive",
+     "[FAIL] a pinged quiet stream is kept"),
+    # backoff
+    ("worker_backoff_zero.py", f"{B}::test_backoff_distribution",
+     "[FAIL] reconnect delays follow full jitter"),
+    ("no_backoff_growth.py", f"{B}::test_backoff_distribution",
+     "[FAIL] reconnect delays follow full jitter"),
+    ("worker_backoff_no_growth.py", f"{B}::test_backoff_distribution",
+     "[FAIL] reconnect delays follow full jitter"),
+    ("worker_attempts_never_reset.py", f"{B}::test_hello_success_resets_attempts",
+     "[FAIL] attempt counter reset by a successful Hello"),
+    ("worker_backoff_zero.py", f"{B}::test_error_storm[UNAVAILABLE-Hello]",
+     "[FAIL] no tight reconnect loop"),
+    ("worker_backoff_zero.py", f"{B}::test_error_storm[UNKNOWN-GetWorkItems]",
+     "[FAIL] no tight reconnect loop"),
+    # shutdown
+    ("worker_stop_waits_backoff.py", f"{D}::test_stop_is_prompt_and_final[in-backoff]",
+     "[FAIL] stop() returns within"),
+    ("worker_connect_after_stop.py", f"{D}::test_stop_is_prompt_and_final[in-backoff]",
+     "[FAIL] no request (Hello, GetWorkItems) reaches the server"),
+]
+
+# Verdicts of the unpatched reference release for the worker scenarios.
+REFERENCE_1_12_0_WORKER = {
+    "conformance.test_worker_handshake::test_half_open_handshake": "passed",
+    "conformance.test_worker_stream_health::test_silence_after_pings": "passed",
+    "conformance.test_worker_stream_health::test_pings_keep_stream_alive": "passed",
+    "conformance.test_worker_stream_health::test_immediate_close_loop": "failed",  # F-2
+    "conformance.test_worker_backoff::test_backoff_distribution": "passed",
+    "conformance.test_worker_backoff::test_hello_success_resets_attempts": "passed",
+    **{f"conformance.test_worker_backoff::test_error_storm[{c}-{m}]": "passed"
+       for c in ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "UNKNOWN") for m in ("Hello", "GetWorkItems")},
+    "conformance.test_worker_shutdown::test_stop_is_prompt_and_final[in-stream]": "failed",  # F-11
+    "conformance.test_worker_shutdown::test_stop_is_prompt_and_final[in-hello]": "failed",  # F-10
+    "conformance.test_worker_shutdown::test_stop_is_prompt_and_final[in-backoff]": "passed",
+}
+
+# Where 1.12.0 fails, the failure must be the finding's verdict line.
+REFERENCE_FAILURES = [
+    (f"{S}::test_immediate_close_loop", "[FAIL] no tight reconnect loop"),
+    (f"{D}::test_stop_is_prompt_and_final[in-hello]", "[FAIL] stop() returns within"),
+    (f"{D}::test_stop_is_prompt_and_final[in-stream]", "[FAIL] stop() returns within"),
+]
+
+
+def _id(m: str, t: str, exp: str) -> str:
+    return f"{m[:-3]}-{t.split('/')[-1].split('::')[-1][5:]}-{exp[7:30].replace(' ', '_')}"
+
+
+@pytest.mark.parametrize("mutant, target, expected", CASES, ids=[_id(*c) for c in CASES])
+def test_worker_suite_fails_on_broken_variant(tmp_path, mutant, target, expected):
+    code, out, verdicts = run_suite(tmp_path, target, mutant)
+    assert code == 1, f"expected the suite to FAIL with {mutant} (exit 1), got {code}:\n{out[-4000:]}"
+    assert expected in out, f"the run failed, but not with {expected!r}:\n{out[-6000:]}"
+    assert verdicts and "failed" in verdicts.values()
+
+
+@pytest.mark.parametrize("target, expected", REFERENCE_FAILURES, ids=[t.split("::")[-1] for t, _ in REFERENCE_FAILURES])
+def test_reference_release_fails_for_the_finding(tmp_path, target, expected):
+    code, out, _ = run_suite(tmp_path, target)
+    assert code == 1 and expected in out, out[-6000:]
+
+
+def test_reference_release_worker_verdicts(tmp_path):
+    verdicts: dict[str, str] = {}
+    outs = []
+    for i, target in enumerate([H, S, B, D]):
+        sub = tmp_path / str(i)
+        sub.mkdir()
+        _, out, v = run_suite(sub, target)
+        verdicts.update(v)
+        outs.append(out[-1500:])
+    assert verdicts == REFERENCE_1_12_0_WORKER, "\n".join(outs)
