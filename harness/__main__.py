@@ -1,7 +1,8 @@
 """Command line: ``python -m harness <command>``.
 
   provision-toxiproxy   find or build the Toxiproxy server binary into the cache
-  timeline HISTORY.json print a saved history as a timeline
+  timeline HISTORY.json print a saved history as a timeline (--html OUT.html draws it)
+  repro FILE --sdk=python  run a field-report scenario file (scenarios/README.md)
   repro FILE.toml       reproduce a field report from a scenario file (scenarios/README.md)
 """
 
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=None)
     t = sub.add_parser("timeline", help="print a saved history as a timeline")
     t.add_argument("history", type=Path)
+    t.add_argument("--html", type=Path, default=None,
+                   help="draw it instead: an HTML page with an SVG timeline (connections as lanes, RPCs as bars, "
+                        "faults as shaded bands)")
     r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
                        description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL, "
                                    "2 invalid file or usage, 3 NOT APPLICABLE, 4 ERROR (could not run).")
@@ -52,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"toxiproxy server: {path}")
         return 0
     if args.command == "timeline":
+        if args.html:
+            from harness.timeline import main as timeline_main
+            return timeline_main([str(args.history), "--html", str(args.html)])
         from harness.history import History
         print(History.load(args.history).format())
         return 0
