@@ -1,10 +1,9 @@
 """Per-call bookkeeping: rpc_start / rpc_end recording with the right end time and cause.
 
-Why a grpc callback and not the handler's return: when a client cancels or its deadline
-passes, the handler may still be blocked (long poll, stream wait) and only notices later.
-``context.add_callback`` fires when gRPC really terminated the call, so rpc_end carries that
-time. If the handler had already decided the outcome (returned / aborted), the end is the
-server's; otherwise the client (or a server stop) ended it.
+A call the server ends (the handler returns or aborts) gets its rpc_end at that decision. A call
+the client ends (cancel, deadline) is noticed through ``context.add_callback``, which fires when
+gRPC really terminated it: the handler may still be blocked (long poll, stream wait) and only
+notice later, so the callback gives the true time.
 """
 
 from __future__ import annotations
@@ -60,10 +59,16 @@ class Call:
             self._grpc_done()  # already terminated before we could watch it
 
     def server_end(self, code: str, details: str = "") -> None:
-        """The handler decided how the call ends (return = OK, or an abort code)."""
+        """The handler decided how the call ends (return = OK, or an abort code).
+
+        rpc_end is recorded now, at the decision, not when grpc's done-callback fires: the
+        callback can trail the client's own view of the trailers by milliseconds, and a
+        checker reading "the fake ended the call at t" must never see the client react before t."""
         with self._lock:
             if self.outcome is None:
                 self.outcome = (code, details)
+            code, details = self.outcome
+        self.finish("server", code, details)
 
     def _grpc_done(self) -> None:
         with self._lock:
