@@ -27,6 +27,7 @@ import pytest
 from fakes.faults import Abort
 from harness.checkers import (
     Verdict,
+    for_requirement,
     long_polls_timed_out,
     no_sdk_channel_created,
     require,
@@ -61,10 +62,12 @@ def test_long_poll_deadline_is_not_a_transport_failure(kind, driver, fake, histo
     history.wait_for(2.0, source=DRIVER, kind="channel_created", owner="sdk", after=polls_end)
 
     require(
-        long_polls_timed_out(history, client_id="c", timeout=LONG_POLL, count=POLLS, tolerance=tolerance),
-        no_sdk_channel_created(history, after=polls_start, before=polls_end,
-                               why="during repeated long-poll DEADLINE_EXCEEDED"),
-        control_recreated(history, after=polls_end),
+        *for_requirement("CLI-LONGPOLL-001", long_polls_timed_out(history, client_id="c", timeout=LONG_POLL,
+                                                                  count=POLLS, tolerance=tolerance)),
+        *for_requirement("CLI-LONGPOLL-002",
+                         no_sdk_channel_created(history, after=polls_start, before=polls_end,
+                                                why="during repeated long-poll DEADLINE_EXCEEDED"),
+                         control_recreated(history, after=polls_end)),
         history=history,
     )
 

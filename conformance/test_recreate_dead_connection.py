@@ -35,6 +35,7 @@ import time
 import pytest
 
 from harness.checkers import (
+    for_requirement,
     last_message_before,
     require,
     sdk_channel_created,
@@ -92,15 +93,18 @@ def _escape(history, driver, fake, faults, conn, first, fault_t, tolerance):
     new_stream = history.first(source=FAKE, kind="rpc_start", method="GetWorkItems", after=fault_t,
                                where=lambda e: e.get("peer") != old_peer)
     return [
-        stream_abandoned_after_silence(history, call_id=first.get("call_id"), fault_t=fault_t,
-                                       silent_timeout=OPTIONS.silent_disconnect_timeout_seconds,
-                                       tolerance=tolerance),
-        hellos_failed_on_dead_connection(history, after=gave_up.t if gave_up else fault_t,
-                                         before=recreated.t if recreated else None, expected=N - 1),
-        sdk_channel_created(history, after=fault_t, why="threshold reached on a dead connection"),
-        hello_from_new_connection_within(history, old_peer=old_peer, since=since, after=fault_t, within=bound),
-        work_completed(history, token=token, within=tolerance,
-                       after=max(queued_t, new_stream.t if new_stream else queued_t)),
+        *for_requirement("WRK-STREAM-001", stream_abandoned_after_silence(
+            history, call_id=first.get("call_id"), fault_t=fault_t,
+            silent_timeout=OPTIONS.silent_disconnect_timeout_seconds, tolerance=tolerance)),
+        *for_requirement("RECREATE-001",
+                         hellos_failed_on_dead_connection(history, after=gave_up.t if gave_up else fault_t,
+                                                          before=recreated.t if recreated else None,
+                                                          expected=N - 1),
+                         sdk_channel_created(history, after=fault_t, why="threshold reached on a dead connection")),
+        *for_requirement("RECREATE-002", hello_from_new_connection_within(
+            history, old_peer=old_peer, since=since, after=fault_t, within=bound)),
+        *for_requirement("WRK-STREAM-002", work_completed(
+            history, token=token, within=tolerance, after=max(queued_t, new_stream.t if new_stream else queued_t))),
     ], new_hello
 
 
@@ -115,7 +119,7 @@ def test_recreated_channel_escapes_dead_connection(driver, fake, history, tolera
     require(*verdicts, history=history)
 
 
-@pytest.mark.requirement("DRAIN-001", "RECREATE-001", "WRK-STREAM-002")
+@pytest.mark.requirement("DRAIN-001", "WRK-STREAM-001", "RECREATE-001", "RECREATE-002", "WRK-STREAM-002")
 def test_recreated_channel_escapes_dead_connection_with_work_in_flight(driver, fake, history, tolerance):
     first = _setup(driver, fake, history, activities=[{"name": SLOW, "sleep_seconds": D, "result": "slow-ok"}])
     token = fake.schedule_activity(SLOW, '"in-flight"')
@@ -133,8 +137,9 @@ def test_recreated_channel_escapes_dead_connection_with_work_in_flight(driver, f
                          completion_token=token)
         end_t = time.monotonic()
     require(
-        activity_in_flight_at(history, instance_id=started.get("instance_id"), t=fault_t),
-        completion_delivered_once(history, token=token, before=end_t),
+        *for_requirement("DRAIN-001",
+                         activity_in_flight_at(history, instance_id=started.get("instance_id"), t=fault_t),
+                         completion_delivered_once(history, token=token, before=end_t)),
         *verdicts,
         history=history,
     )

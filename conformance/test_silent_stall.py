@@ -20,7 +20,13 @@ import time
 
 import pytest
 
-from harness.checkers import reconnected_within, require, stream_abandoned_after_silence, work_completed
+from harness.checkers import (
+    for_requirement,
+    reconnected_within,
+    require,
+    stream_abandoned_after_silence,
+    work_completed,
+)
 from harness.history import NETWORK
 from harness.windows import WorkerOptions, any_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
@@ -50,11 +56,12 @@ def test_silent_stall_blackhole(driver, fake, link, history, tolerance):
     token, queued_t = probe(fake, history, timeout=bound + 5)
 
     require(
-        stream_abandoned_after_silence(history, call_id=first.get("call_id"), fault_t=fault_t,
-                                       silent_timeout=OPTIONS.silent_disconnect_timeout_seconds,
-                                       tolerance=tolerance),
-        reconnected_within(history, after=healed_t, within=bound),
-        work_completed(history, token=token, after=max(queued_t, new_stream.t if new_stream else queued_t),
-                       within=tolerance),
+        *for_requirement("WRK-STREAM-001", stream_abandoned_after_silence(
+            history, call_id=first.get("call_id"), fault_t=fault_t,
+            silent_timeout=OPTIONS.silent_disconnect_timeout_seconds, tolerance=tolerance)),
+        *for_requirement("WRK-STREAM-002", reconnected_within(history, after=healed_t, within=bound),
+                         work_completed(history, token=token,
+                                        after=max(queued_t, new_stream.t if new_stream else queued_t),
+                                        within=tolerance)),
         history=history,
     )

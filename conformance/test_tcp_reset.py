@@ -22,7 +22,14 @@ Needs root (ss -K and the packet sniffer); without it the test reports what is m
 
 import pytest
 
-from harness.checkers import client_saw_reset, hello_within, require, rst_reached_client, work_completed
+from harness.checkers import (
+    client_saw_reset,
+    for_requirement,
+    hello_within,
+    require,
+    rst_reached_client,
+    work_completed,
+)
 from harness.history import DRIVER, NETWORK
 from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
@@ -62,10 +69,11 @@ def test_tcp_reset_on_established_stream(options, driver, fake, link, history, t
     seen = history.first(source=DRIVER, kind="rpc_done", method="GetWorkItems", after=reset_t)
     failed_t = seen.t if seen is not None else reset_t
     require(
-        rst_reached_client(history, client_port=client_port),
-        client_saw_reset(history, after=reset_t),
-        hello_within(history, after=failed_t, within=bound),
-        work_completed(history, token=token, after=max(queued_t, new_stream.t if new_stream else queued_t),
-                       within=tolerance),
+        *for_requirement("NET-RST-001", rst_reached_client(history, client_port=client_port),
+                         client_saw_reset(history, after=reset_t)),
+        *for_requirement("WRK-BACKOFF-001", hello_within(history, after=failed_t, within=bound)),
+        *for_requirement("WRK-STREAM-002", work_completed(
+            history, token=token, after=max(queued_t, new_stream.t if new_stream else queued_t),
+            within=tolerance)),
         history=history,
     )

@@ -28,7 +28,7 @@ import grpc
 import pytest
 
 from fakes.faults import Abort, Hang
-from harness.checkers import Verdict, no_rpc_after, require
+from harness.checkers import Verdict, for_requirement, no_rpc_after, require
 from harness.checkers_worker import CONNECT_METHODS, stop_prompt
 from harness.history import DRIVER, FAKE
 from harness.windows import WorkerOptions, first_reconnect_bound
@@ -89,9 +89,10 @@ def test_stop_is_prompt_and_final(where, driver, fake, history, tolerance):
     before = history.select(FAKE, "rpc_start", before=asked, where=lambda e: e.get("method") in CONNECT_METHODS)
 
     require(
-        stop_prompt(history, within=tolerance),
+        *for_requirement("WRK-SHUT-003" if where == "in-stream" else "WRK-SHUT-001",
+                         stop_prompt(history, within=tolerance)),
         Verdict("control: connect attempts before the stop were observed", bool(before),
                 f"{len(before)} Hello/GetWorkItems call(s) recorded before the stop"),
-        no_rpc_after(history, after=asked, methods=CONNECT_METHODS),
+        *for_requirement("WRK-SHUT-002", no_rpc_after(history, after=asked, methods=CONNECT_METHODS)),
         history=history,
     )

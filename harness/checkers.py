@@ -32,12 +32,15 @@ class Verdict:
     summary: str
     measured: dict[str, Any] = field(default_factory=dict)
     evidence: list[int] = field(default_factory=list)  # event seq numbers
+    requirement: str | None = None  # the SPEC.md ID this verdict decides, when a test cites several
 
     def __bool__(self) -> bool:
         return self.ok
 
     def explain(self, history: History | None = None) -> str:
         lines = [f"[{'PASS' if self.ok else 'FAIL'}] {self.check}: {self.summary}"]
+        if self.requirement:
+            lines.append(f"  requirement: {self.requirement}")
         if self.measured:
             lines.append("  measured: " + ", ".join(f"{k}={_fmt(v)}" for k, v in self.measured.items()))
         if history is not None and self.evidence:
@@ -49,6 +52,16 @@ class Verdict:
                                  + " ".join(f"{k}={_fmt(v)}" for k, v in ev.data.items()
                                             if k not in ("request", "metadata")))
         return "\n".join(lines)
+
+
+def for_requirement(requirement_id: str, *verdicts: Verdict) -> list[Verdict]:
+    """Tag verdicts with the requirement they decide.
+
+    A test that cites several requirements fails as a whole, but the conformance matrix then
+    marks FAIL only the requirements whose verdicts failed (untagged failures still fail all)."""
+    for v in verdicts:
+        v.requirement = requirement_id
+    return list(verdicts)
 
 
 def _fmt(v: Any) -> str:

@@ -242,7 +242,7 @@ class ConformanceCollector:
         rows += [RequirementRow(Requirement(rid), NOT_RUN, [], in_spec=False) for rid in extra]
         for row in rows:
             row.tests = [r for r in self._results.values() if row.requirement.id in r.requirements]
-            row.status = requirement_status(t.outcome for t in row.tests)
+            row.status = requirement_status(outcome_for(t, row.requirement.id) for t in row.tests)
         return rows
 
     def untraced(self) -> list[TestResult]:
@@ -292,7 +292,7 @@ class ConformanceCollector:
                  "| Requirement | Level | Status | Tests |", "|---|---|---|---|"]
         for row in rows:
             rid = row.requirement.id + ("" if row.in_spec else " (not in SPEC.md)")
-            tests = "<br>".join(f"`{t.nodeid}` {t.outcome}" for t in row.tests) or \
+            tests = "<br>".join(f"`{t.nodeid}` {_outcome_label(t, row.requirement.id)}" for t in row.tests) or \
                 (f"expected: {row.requirement.tests}" if row.requirement.tests else "none")
             lines.append(f"| {rid} | {row.requirement.level} | **{row.status}** | {_md_cell(tests)} |")
         failures = [t for t in self.results if t.outcome == FAILED]
@@ -343,8 +343,10 @@ class ConformanceCollector:
                     if t.nodeid in timeline_of:
                         links += f' <a href="{e(_rel(timeline_of[t.nodeid], out_dir))}">timeline</a>'
                     links += f' <a href="#{_anchor(t.nodeid)}">details</a>'
-                msg = f'<div class="msg">{e(t.message)}</div>' if t.message and t.outcome != PASSED else ""
-                tests.append(f'<div class="test"><span class="outcome {_outcome_class(t.outcome)}">{e(t.outcome)}'
+                own = outcome_for(t, req.id)
+                msg = f'<div class="msg">{e(t.message)}</div>' if t.message and own != PASSED else ""
+                tests.append(f'<div class="test"><span class="outcome {_outcome_class(own)}">'
+                             f'{e(_outcome_label(t, req.id))}'
                              f"</span> <code>{e(t.nodeid)}</code>{links}{msg}</div>")
             if not tests:
                 tests.append(f'<div class="none">no test ran{" (expected: " + e(req.tests) + ")" if req.tests else ""}'
@@ -374,6 +376,33 @@ class ConformanceCollector:
         return "\n".join(out)
 
 
+def failed_requirements(r: TestResult) -> set[str] | None:
+    """The requirements a failed test failed, from its tagged verdict lines (``requirement: ID``
+    under a ``[FAIL]`` line); None when any failed verdict is untagged or none can be read, i.e.
+    the failure counts against every requirement the test cites."""
+    text = r.details or r.message or ""
+    blocks = re.split(r"(?=\[(?:PASS|FAIL)\] )", text)
+    failed: set[str] = set()
+    seen_fail = False
+    for b in blocks:
+        if not b.startswith("[FAIL] "):
+            continue
+        seen_fail = True
+        m = re.search(r"^\s+requirement: (\S+)", b, re.M)
+        if m is None:
+            return None
+        failed.add(m.group(1))
+    return failed if seen_fail else None
+
+
+def outcome_for(r: TestResult, requirement_id: str) -> str:
+    """A test's outcome as far as one of its requirements goes."""
+    if r.outcome != FAILED or len(r.requirements) < 2:
+        return r.outcome
+    failed = failed_requirements(r)
+    return r.outcome if failed is None or requirement_id in failed else PASSED
+
+
 def requirement_status(outcomes: Iterable[str]) -> str:
     outs = list(outcomes)
     if any(o == FAILED for o in outs):
@@ -383,6 +412,11 @@ def requirement_status(outcomes: Iterable[str]) -> str:
     if outs and all(o == NA for o in outs):
         return NOT_APPLICABLE
     return NOT_RUN
+
+
+def _outcome_label(t: TestResult, requirement_id: str) -> str:
+    o = outcome_for(t, requirement_id)
+    return f"{o} (the test failed on another requirement)" if o != t.outcome else t.outcome
 
 
 def _render_timeline_for(r: TestResult) -> Path | None:

@@ -221,3 +221,21 @@ def test_real_pytest_run_with_the_plugin_and_junitxml(tmp_path: Path) -> None:
     junit = (tmp_path / "junit.xml").read_text()
     assert '<property name="requirement" value="REQ-B" />' in junit
     assert '<property name="requirement" value="REQ-A" />' in junit
+
+
+def test_a_failed_test_fails_only_the_requirements_of_its_failed_verdicts():
+    from harness.checkers import Verdict, for_requirement
+    from harness.conformance_report import FAILED, PASSED, TestResult, outcome_for
+
+    text = "\n".join(v.explain() for v in [
+        *for_requirement("REQ-A-001", Verdict("prompt stop", False, "took 1.2 s")),
+        *for_requirement("REQ-B-001", Verdict("nothing after stop", True, "none")),
+    ])
+    r = TestResult("t::x")
+    r.requirements = ["REQ-A-001", "REQ-B-001"]
+    r.outcome, r.details = FAILED, "AssertionError: " + text
+    assert outcome_for(r, "REQ-A-001") == FAILED
+    assert outcome_for(r, "REQ-B-001") == PASSED
+    # An untagged failed verdict counts against every requirement the test cites.
+    r.details += "\n" + Verdict("setup", False, "no stream").explain()
+    assert outcome_for(r, "REQ-B-001") == FAILED
