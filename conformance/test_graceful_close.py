@@ -33,6 +33,7 @@ from fakes.faults import Abort, EndOk
 from harness.checkers import (
     Verdict,
     call_end,
+    for_requirement,
     hello_within,
     no_sdk_channel_created,
     require,
@@ -79,20 +80,21 @@ def test_ok_close(after_messages, driver, fake, history, tolerance):
                 verdicts.append(Verdict("scripted OK close", False, f"stream {s.get('call_id')} did not end OK"))
                 continue
             closed_t = server_close_time(history, s.get("call_id"))
-            verdicts.append(hello_within(history, after=closed_t, within=bound))
+            verdicts += for_requirement("WRK-GRACEFUL-001", hello_within(history, after=closed_t, within=bound))
             nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=closed_t)
-            verdicts.append(sdk_channel_created(history, after=closed_t, before=nxt.t if nxt else None,
-                                                why="after a graceful close (P)"))
+            verdicts += for_requirement("WRK-GRACEFUL-002", sdk_channel_created(
+                history, after=closed_t, before=nxt.t if nxt else None, why="after a graceful close (P)"))
         failed = call_end(history, seen[2].get("call_id"))
         if failed is None or failed.get("code") != "UNAVAILABLE":
             verdicts.append(Verdict("scripted UNAVAILABLE", False, "third stream did not fail UNAVAILABLE"))
         else:
             failed_t = server_close_time(history, seen[2].get("call_id"))
             nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=failed_t)
-            verdicts.append(no_sdk_channel_created(
+            verdicts += for_requirement("WRK-GRACEFUL-003", no_sdk_channel_created(
                 history, after=failed_t, before=nxt.t if nxt else None,
                 why="one UNAVAILABLE after two graceful closes is below the threshold of 2"))
-        verdicts.append(work_completed(history, token=token, after=max(queued_t, seen[3].t), within=tolerance))
+        verdicts += for_requirement("WRK-GRACEFUL-001", work_completed(
+            history, token=token, after=max(queued_t, seen[3].t), within=tolerance))
     require(*verdicts, history=history)
 
 

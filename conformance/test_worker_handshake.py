@@ -22,7 +22,7 @@ Asserts (checkers)
 import pytest
 
 from fakes.faults import Hang
-from harness.checkers import require, work_completed
+from harness.checkers import for_requirement, require, work_completed
 from harness.checkers_worker import (
     hello_deadline,
     hello_retried_with_backoff,
@@ -50,10 +50,13 @@ def test_half_open_handshake(driver, fake, history, tolerance):
     token, queued_t = probe(fake, history, timeout=5)
 
     require(
-        hello_deadline(history, hello_timeout=OPTIONS.hello_timeout_seconds, tolerance=tolerance),
-        hung_hellos_abandoned(history, hello_timeout=OPTIONS.hello_timeout_seconds, tolerance=tolerance),
-        hello_retried_with_backoff(history, base=base, cap=cap, tolerance=tolerance),
-        no_stream_on_failed_hello(history),
+        *for_requirement("WRK-HELLO-001", hello_deadline(history, hello_timeout=OPTIONS.hello_timeout_seconds,
+                                                         tolerance=tolerance)),
+        *for_requirement("WRK-HELLO-002", hung_hellos_abandoned(
+            history, hello_timeout=OPTIONS.hello_timeout_seconds, tolerance=tolerance)),
+        *for_requirement("WRK-HELLO-003", hello_retried_with_backoff(history, base=base, cap=cap,
+                                                                     tolerance=tolerance)),
+        *for_requirement("WRK-HELLO-004", no_stream_on_failed_hello(history)),
         work_completed(history, token=token, after=max(queued_t, first.t if first else queued_t),
                        within=tolerance),
         history=history,
