@@ -38,6 +38,13 @@ CASES = [
     ("long_poll_counts.py", "conformance/test_long_poll_deadline.py::"
      "test_long_poll_deadline_is_not_a_transport_failure[sync]",
      "[FAIL] no channel recreation (during repeated long-poll DEADLINE_EXCEEDED)"),
+    ("long_poll_ignores_timeout.py", "conformance/test_long_poll_deadline.py::"
+     "test_long_poll_deadline_is_not_a_transport_failure[sync]",
+     "[FAIL] long polls end at the caller's timeout"),
+    ("graceful_counted.py", "conformance/test_graceful_close.py::test_ok_close[ok-before-first]",
+     "[FAIL] no channel recreation (one UNAVAILABLE after two graceful closes"),
+    ("graceful_counted.py", "conformance/test_graceful_close.py::test_ok_close[ok-before-first]",
+     "[FAIL] a fresh SDK-owned channel (after a graceful close (P))"),
 ]
 
 # Verdicts of unpatched releases on the whole suite; every "failed" there is a finding.
@@ -71,6 +78,12 @@ def run_suite(tmp_path: Path, target: str, *patches: str,
 @pytest.mark.parametrize("mutant, target, expected", CASES,
                          ids=[f"{m[:-3]}-{t.split('/')[-1].split('::')[0][5:-3]}" for m, t, _ in CASES])
 def test_suite_fails_on_broken_variant(tmp_path, mutant, target, expected):
+    assert_fails_for_the_right_reason(tmp_path, mutant, target, expected)
+
+
+def assert_fails_for_the_right_reason(tmp_path: Path, mutant: str, target: str, expected: str) -> None:
+    """The suite run against ``mutant`` fails (exit 1), and with the broken requirement's verdict line.
+    Shared by every tests/test_broken_variants*.py."""
     code, out, verdicts = run_suite(tmp_path, target, mutant)
     assert code == 1, f"expected the suite to FAIL with {mutant} (exit 1), got {code}:\n{out[-4000:]}"
     assert expected in out, f"the run failed, but not with {expected!r}:\n{out[-6000:]}"
