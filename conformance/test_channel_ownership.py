@@ -35,7 +35,7 @@ from harness.checkers_client import (
     rpcs_only_on,
 )
 from harness.history import DRIVER, FAKE
-from harness.windows import WorkerOptions
+from harness.windows import BACKGROUND_ACTION_WAIT_S, WorkerOptions
 from harness.workload import (
     PROBE_ACTIVITY,
     not_applicable_if_unsupported,
@@ -47,7 +47,7 @@ from harness.workload import (
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 CLIENT_RES = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_seconds": 0.0}
 UNAVAILABLE = Abort(grpc.StatusCode.UNAVAILABLE, "injected transport failure")
-WAIT_RECREATE = 2.0  # bounded pacing wait for a background recreation
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
 OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
                         channel_recreate_failure_threshold=2,
                         reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)

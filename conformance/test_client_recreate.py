@@ -46,11 +46,12 @@ from harness.checkers_client import (
     server_saw_calls,
 )
 from harness.history import DRIVER, FAKE
+from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 UNAVAILABLE = Abort(grpc.StatusCode.UNAVAILABLE, "injected transport failure")
-WAIT_RECREATE = 2.0  # bounded wait for a background recreation to show up (pacing only)
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
 
 
 def make_client(driver, fake, kind, *, threshold, interval, cid="c", metadata=None):

@@ -31,11 +31,12 @@ from fakes.faults import Abort
 from harness.checkers import no_sdk_channel_created, require, sdk_channel_created
 from harness.checkers_client import calls_failed_with
 from harness.history import DRIVER
+from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 RESILIENCY = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_seconds": 0.0}
-WAIT_RECREATE = 2.0  # bounded pacing wait for a background recreation
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
 
 
 def setup_client(driver, fake, kind):

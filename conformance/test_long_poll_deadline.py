@@ -34,6 +34,7 @@ from harness.checkers import (
     sdk_channel_created,
 )
 from harness.history import DRIVER
+from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 LONG_POLL = 0.5
@@ -59,7 +60,7 @@ def test_long_poll_deadline_is_not_a_transport_failure(kind, driver, fake, histo
     with fake.fault("GetInstance", Abort(grpc.StatusCode.UNAVAILABLE, "injected control failure"), count=2):
         for _ in range(2):
             driver.call("c", "get_state", instance_id=instance_id)
-    history.wait_for(2.0, source=DRIVER, kind="channel_created", owner="sdk", after=polls_end)
+    history.wait_for(BACKGROUND_ACTION_WAIT_S, source=DRIVER, kind="channel_created", owner="sdk", after=polls_end)
 
     require(
         *for_requirement("CLI-LONGPOLL-001", long_polls_timed_out(history, client_id="c", timeout=LONG_POLL,

@@ -63,3 +63,11 @@ def first_reconnect_bound(opts: WorkerOptions) -> float:
 def any_reconnect_bound(opts: WorkerOptions) -> float:
     """Longest allowed single backoff sleep, whatever the attempt number: the cap."""
     return opts.reconnect_backoff_cap_seconds
+
+
+# How long a scenario waits for an action the SDK performs in the background (a client's channel
+# recreation runs on a daemon thread / asyncio task after the failing call has returned) before it
+# moves on. Pacing only, and deliberately generous: the recreation is in-process and takes
+# milliseconds, so this never decides between a conforming and a broken build; it only bounds how
+# long a run against a build that never recreates waits before its checkers report it.
+BACKGROUND_ACTION_WAIT_S = 2.0
