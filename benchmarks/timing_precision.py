@@ -31,10 +31,10 @@ import grpc  # noqa: E402
 
 from fakes.faults import Abort  # noqa: E402
 from fakes.sidecar import FakeSidecar  # noqa: E402
-from harness.driver import Driver  # noqa: E402
+from harness.drivers.process import Driver  # noqa: E402
 from harness.history import DRIVER, FAKE, History  # noqa: E402
-from harness.options import default_cache_dir  # noqa: E402
-from harness.sdk import resolve_python_sdk  # noqa: E402
+from harness.paths import default_cache_dir  # noqa: E402
+from harness.sdk import BuildChoice, resolve  # noqa: E402
 
 
 def pairs(h: History) -> list[tuple[float, float]]:
@@ -58,14 +58,16 @@ def pairs(h: History) -> list[tuple[float, float]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--failures", type=int, default=60)
+    ap.add_argument("--sdk", default="python")
     ap.add_argument("--sdk-version", default=None)
+    ap.add_argument("--sdk-path", default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    build = resolve_python_sdk(version=args.sdk_version, path=None, python=None, cache_dir=default_cache_dir())
+    build = resolve(BuildChoice(args.sdk, args.sdk_version, args.sdk_path), default_cache_dir())
     h = History("timing-precision")
     with tempfile.TemporaryDirectory() as tmp, FakeSidecar(h) as fake:
         fake.inject("GetWorkItems", Abort(grpc.StatusCode.UNAVAILABLE, "bench"), count=args.failures)
-        d = Driver(build.python, h, log_dir=tmp)
+        d = Driver(build.command(), h, log_dir=tmp)
         try:
             d.hello()
             d.start_worker(address=fake.address, resiliency={

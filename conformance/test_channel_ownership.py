@@ -26,16 +26,19 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import no_sdk_channel_created, require, sdk_channel_created, work_completed
-from harness.checkers_client import (
+from harness.checks.client import (
     channel_not_closed,
     counted_failures_seen,
     later_calls_work,
     metadata_on_every_call,
+    no_sdk_channel_created,
     rpcs_only_on,
+    sdk_channel_created,
 )
+from harness.checks.verdict import require
+from harness.checks.windows import BACKGROUND_ACTION_WAIT_S, WorkerOptions
+from harness.checks.worker import work_completed
 from harness.history import DRIVER, FAKE
-from harness.windows import BACKGROUND_ACTION_WAIT_S, WorkerOptions
 from harness.workload import (
     PROBE_ACTIVITY,
     not_applicable_if_unsupported,
@@ -47,7 +50,7 @@ from harness.workload import (
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 CLIENT_RES = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_seconds": 0.0}
 UNAVAILABLE = Abort(grpc.StatusCode.UNAVAILABLE, "injected transport failure")
-WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/checks/windows.py
 OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
                         channel_recreate_failure_threshold=2,
                         reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)

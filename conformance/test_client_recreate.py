@@ -34,24 +34,26 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import no_sdk_channel_created, require, sdk_channel_created
-from harness.checkers_client import (
+from harness.checks.client import (
     calls_failed_with,
     channel_not_closed_before,
     later_calls_work,
     long_poll_completed,
     new_peer_after,
+    no_sdk_channel_created,
     recreations_exactly,
     recreations_spaced,
+    sdk_channel_created,
     server_saw_calls,
 )
+from harness.checks.verdict import require
+from harness.checks.windows import BACKGROUND_ACTION_WAIT_S
 from harness.history import DRIVER, FAKE
-from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 UNAVAILABLE = Abort(grpc.StatusCode.UNAVAILABLE, "injected transport failure")
-WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/checks/windows.py
 
 
 def make_client(driver, fake, kind, *, threshold, interval, cid="c", metadata=None):

@@ -28,15 +28,15 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import no_sdk_channel_created, require, sdk_channel_created
-from harness.checkers_client import calls_failed_with
+from harness.checks.client import calls_failed_with, no_sdk_channel_created, sdk_channel_created
+from harness.checks.verdict import require
+from harness.checks.windows import BACKGROUND_ACTION_WAIT_S
 from harness.history import DRIVER
-from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 KINDS = pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
 RESILIENCY = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_seconds": 0.0}
-WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/windows.py
+WAIT_RECREATE = BACKGROUND_ACTION_WAIT_S  # pacing only: see harness/checks/windows.py
 
 
 def setup_client(driver, fake, kind):

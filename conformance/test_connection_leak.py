@@ -22,11 +22,11 @@ import time
 
 import pytest
 
-from harness.checkers import Verdict, max_open_connections, require
-from harness.checkers_conn import max_open_sdk_channels
-from harness.connfaults import ConnectionFaults, established_to
+from harness.checks.conn import max_open_connections, max_open_sdk_channels
+from harness.checks.verdict import Verdict, require
+from harness.checks.windows import WorkerOptions, any_reconnect_bound
 from harness.history import FAKE, NETWORK, SCENARIO
-from harness.windows import WorkerOptions, any_reconnect_bound
+from harness.net.conn import ConnectionFaults, established_to
 from harness.workload import start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.3

@@ -30,20 +30,12 @@ import grpc
 import pytest
 
 from fakes.faults import Abort, EndOk
-from harness.checkers import (
-    Verdict,
-    call_end,
-    for_requirement,
-    hello_within,
-    no_sdk_channel_created,
-    require,
-    sdk_channel_created,
-    server_close_time,
-    streams,
-    work_completed,
-)
+from harness.checks.client import no_sdk_channel_created, sdk_channel_created
+from harness.checks.queries import call_end, server_close_time, streams
+from harness.checks.verdict import Verdict, for_requirement, require
+from harness.checks.windows import WorkerOptions, first_reconnect_bound
+from harness.checks.worker import hello_within, work_completed
 from harness.history import FAKE
-from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.5

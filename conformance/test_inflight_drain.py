@@ -31,16 +31,17 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import require, work_completed
-from harness.checkers_conn import (
+from harness.checks.conn import (
     activity_in_flight_at,
     channel_closed_after_work,
     completion_delivered_once,
     inflight_run_completion_delivered,
     server_fault_fired,
 )
+from harness.checks.verdict import require
+from harness.checks.windows import WorkerOptions, any_reconnect_bound
+from harness.checks.worker import work_completed
 from harness.history import DRIVER, FAKE
-from harness.windows import WorkerOptions, any_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.5
@@ -101,7 +102,7 @@ def test_inflight_drain_on_graceful_close(driver, fake, history, tolerance, work
                                   until=end_t),
     ]
     if instance is not None:
-        from harness.checkers import Verdict
+        from harness.checks.verdict import Verdict
         st = fake.instance_status(instance) or {}
         verdicts.append(Verdict("orchestration completed after the drain",
                                 st.get("status") == "ORCHESTRATION_STATUS_COMPLETED",

@@ -25,16 +25,10 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import (
-    Verdict,
-    for_requirement,
-    long_polls_timed_out,
-    no_sdk_channel_created,
-    require,
-    sdk_channel_created,
-)
+from harness.checks.client import long_polls_timed_out, no_sdk_channel_created, sdk_channel_created
+from harness.checks.verdict import Verdict, for_requirement, require
+from harness.checks.windows import BACKGROUND_ACTION_WAIT_S
 from harness.history import DRIVER
-from harness.windows import BACKGROUND_ACTION_WAIT_S
 from harness.workload import not_applicable_if_unsupported
 
 LONG_POLL = 0.5

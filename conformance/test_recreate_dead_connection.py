@@ -2,7 +2,7 @@
 
 A load balancer silently drops one idle flow. Toxiproxy cannot express it (a toxic hits every
 connection of the proxy, new ones included), so the fault is an iptables DROP on the 4-tuple of the
-worker's own TCP connection to the fake (harness/connfaults.py); no proxy is involved.
+worker's own TCP connection to the fake (harness/net/conn.py); no proxy is involved.
 
 Procedure (both tests)
   1. The fake pings every PING s; a worker with an SDK-owned channel and recreate threshold N
@@ -27,31 +27,27 @@ Asserts (checkers)
     TCP connection (fake peer differs) within ``recreate_bound(OPTIONS)`` + tolerance of the last message.
   - WRK-STREAM-002: the new connection is a working one (probe completes).
   - DRAIN-001: the in-flight completion is delivered exactly once (control: the activity was in flight).
-Needs root and iptables (see harness/connfaults.py); without them the test fails saying so.
+Needs root and iptables (see harness/net/conn.py); without them the test fails saying so.
 """
 
 import time
 
 import pytest
 
-from harness.checkers import (
-    for_requirement,
-    last_message_before,
-    require,
-    sdk_channel_created,
-    stream_abandoned_after_silence,
-    work_completed,
-)
-from harness.checkers_conn import (
+from harness.checks.client import sdk_channel_created
+from harness.checks.conn import (
     activity_in_flight_at,
     completion_delivered_once,
     hello_from_new_connection_within,
     hellos_failed_on_dead_connection,
     recreate_bound,
 )
-from harness.connfaults import ConnectionFaults, established_to
+from harness.checks.queries import last_message_before
+from harness.checks.verdict import for_requirement, require
+from harness.checks.windows import WorkerOptions
+from harness.checks.worker import stream_abandoned_after_silence, work_completed
 from harness.history import DRIVER, FAKE, NETWORK, SCENARIO
-from harness.windows import WorkerOptions
+from harness.net.conn import ConnectionFaults, established_to
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.5

@@ -20,15 +20,10 @@ import time
 
 import pytest
 
-from harness.checkers import (
-    for_requirement,
-    reconnected_within,
-    require,
-    stream_abandoned_after_silence,
-    work_completed,
-)
+from harness.checks.verdict import for_requirement, require
+from harness.checks.windows import WorkerOptions, any_reconnect_bound
+from harness.checks.worker import reconnected_within, stream_abandoned_after_silence, work_completed
 from harness.history import NETWORK
-from harness.windows import WorkerOptions, any_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.5

@@ -5,7 +5,7 @@ Procedure
   2. The driver reports the SDK process's own TCP sockets; the one connected to the proxy is
      the worker's connection. ``ss -K`` destroys the proxy's end of it, so the kernel sends a
      real RST to the SDK's socket (Toxiproxy's ``reset_peer`` toxic cannot reset an already
-     established connection with an RST: see harness/netfaults.py). A raw-socket sniffer on
+     established connection with an RST: see harness/net/link.py). A raw-socket sniffer on
      loopback records the RST segment as evidence.
   3. A probe activity is queued after the worker reconnects.
 Asserts (checkers)
@@ -22,16 +22,11 @@ Needs root (ss -K and the packet sniffer); without it the test reports what is m
 
 import pytest
 
-from harness.checkers import (
-    client_saw_reset,
-    for_requirement,
-    hello_within,
-    require,
-    rst_reached_client,
-    work_completed,
-)
+from harness.checks.conn import client_saw_reset, rst_reached_client
+from harness.checks.verdict import for_requirement, require
+from harness.checks.windows import WorkerOptions, first_reconnect_bound
+from harness.checks.worker import hello_within, work_completed
 from harness.history import DRIVER, NETWORK
-from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
 PING = 0.5
@@ -47,7 +42,7 @@ OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_sec
 @pytest.mark.needs("rpc_observer")
 @pytest.mark.requirement("NET-RST-001", "WRK-BACKOFF-001", "WRK-STREAM-002")
 def test_tcp_reset_on_established_stream(options, driver, fake, link, history, tolerance):
-    from harness.rst_sniffer import RstSniffer
+    from harness.net.rst_sniffer import RstSniffer
 
     fake.set_health_ping_interval(PING)
     start_worker(driver, link.address, options)

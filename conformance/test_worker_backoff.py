@@ -29,10 +29,15 @@ import grpc
 import pytest
 
 from fakes.faults import Abort
-from harness.checkers import require, work_completed
-from harness.checkers_worker import attempts_bounded, backoff_distribution, delays_within_first_window
+from harness.checks.verdict import require
+from harness.checks.windows import WorkerOptions
+from harness.checks.worker import (
+    attempts_bounded,
+    backoff_distribution,
+    delays_within_first_window,
+    work_completed,
+)
 from harness.history import FAKE
-from harness.windows import WorkerOptions
 from harness.workload import probe, start_worker, wait_for_stream
 
 DIST = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,

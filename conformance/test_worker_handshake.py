@@ -22,14 +22,15 @@ Asserts (checkers)
 import pytest
 
 from fakes.faults import Hang
-from harness.checkers import for_requirement, require, work_completed
-from harness.checkers_worker import (
+from harness.checks.verdict import for_requirement, require
+from harness.checks.windows import WorkerOptions, backoff_upper
+from harness.checks.worker import (
     hello_deadline,
     hello_retried_with_backoff,
     hung_hellos_abandoned,
     no_stream_on_failed_hello,
+    work_completed,
 )
-from harness.windows import WorkerOptions, backoff_upper
 from harness.workload import probe, start_worker, wait_for_stream
 
 HANGS = 2

@@ -4,7 +4,7 @@ the opposite, durabletask-js PR #353 makes stop() cancel a pending Hello and the
 
 The bound for stop() is the one tolerance: stop must not wait for the Hello deadline, a
 backoff sleep or a silent-disconnect timer, so nothing derived from those options may be in
-it; what is left is thread hand-offs and closing a channel (harness/windows.py).
+it; what is left is thread hand-offs and closing a channel (harness/checks/windows.py).
 
 Procedure (one test per place the worker can be blocked)
   - in-stream: a healthy GetWorkItems stream (pings every PING s), then stop.
@@ -28,10 +28,10 @@ import grpc
 import pytest
 
 from fakes.faults import Abort, Hang
-from harness.checkers import Verdict, for_requirement, no_rpc_after, require
-from harness.checkers_worker import CONNECT_METHODS, stop_prompt
+from harness.checks.verdict import Verdict, for_requirement, require
+from harness.checks.windows import WorkerOptions, first_reconnect_bound
+from harness.checks.worker import CONNECT_METHODS, no_rpc_after, stop_prompt
 from harness.history import DRIVER, FAKE
-from harness.windows import WorkerOptions, first_reconnect_bound
 from harness.workload import start_worker, wait_for_stream
 
 PING = 0.5

@@ -28,10 +28,15 @@ import time
 import pytest
 
 from fakes.faults import EndOk, Silence
-from harness.checkers import require, stream_abandoned_after_silence, work_completed
-from harness.checkers_worker import attempts_bounded, stream_kept_alive
+from harness.checks.verdict import require
+from harness.checks.windows import WorkerOptions
+from harness.checks.worker import (
+    attempts_bounded,
+    stream_abandoned_after_silence,
+    stream_kept_alive,
+    work_completed,
+)
 from harness.history import FAKE
-from harness.windows import WorkerOptions
 from harness.workload import probe, start_worker, wait_for_stream
 
 OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.options import add_sdk_options, sdk_choice
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
@@ -29,10 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                        description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL, "
                                    "2 invalid file or usage, 3 NOT APPLICABLE, 4 ERROR (could not run).")
     r.add_argument("files", nargs="*", type=Path, metavar="FILE")
-    r.add_argument("--sdk", default=None, help="SDK under test (available: python)")
-    r.add_argument("--sdk-version", default=None, help="a PyPI release, installed into a cached venv")
-    r.add_argument("--sdk-path", default=None, help="a local checkout, installed into a cached venv")
-    r.add_argument("--sdk-python", default=None, help="an interpreter that already has durabletask")
+    add_sdk_options(r.add_argument)
     r.add_argument("--out", type=Path, default=None,
                    help="output folder (one FILE) or parent folder (several); default histories/repro/<name>--<sdk>--<time>")
     r.add_argument("--scale", type=float, default=None, help="override the file's scale (1 = field time)")
@@ -44,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
     r.add_argument("--quiet", action="store_true", help="no live step lines")
     args = parser.parse_args(argv)
+    if args.command == "repro":
+        args.sdk_choice = sdk_choice(lambda flag: getattr(args, flag.lstrip("-").replace("-", "_")))
 
     if args.command == "provision-toxiproxy":
-        from harness.options import default_cache_dir
-        from harness.toxiproxy_server import ToxiproxyUnavailable, find_or_build_binary
+        from harness.net.toxiproxy_server import ToxiproxyUnavailable, find_or_build_binary
+        from harness.paths import default_cache_dir
         try:
             path = find_or_build_binary(args.toxiproxy_bin, Path(args.cache) if args.cache else default_cache_dir())
         except ToxiproxyUnavailable as exc:
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "timeline":
         if args.html:
-            from harness.timeline import main as timeline_main
+            from harness.report.timeline import main as timeline_main
             return timeline_main([str(args.history), "--html", str(args.html)])
         from harness.history import History
         print(History.load(args.history).format())

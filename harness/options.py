@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.windows import DEFAULT_TOLERANCE_S
+from harness.checks.windows import DEFAULT_TOLERANCE_S
+from harness.paths import default_cache_dir
+from harness.sdk import BuildChoice, SdkUsageError, all_build_options, sdk_help, validate_choice
 
-KNOWN_SDKS = ("python",)
+
+def add_sdk_options(add: Callable[..., Any]) -> None:
+    """The SDK-choosing options, from the adapter registry (harness/sdk/); ``add`` is pytest's
+    ``group.addoption`` or argparse's ``add_argument``, so both command lines say the same."""
+    add("--sdk", metavar="NAME", default=None,
+        help=f"SDK under test (available: {sdk_help()}). Without --sdk-version/--sdk-path, 'python' "
+             "uses the durabletask installed in the current environment.")
+    add("--sdk-version", metavar="X", default=None,
+        help="install this release of the SDK from its registry into the cache and test it")
+    add("--sdk-path", metavar="DIR", default=None,
+        help="build the SDK from a local checkout DIR into the cache and test it")
+    for opt, _adapter in all_build_options():
+        add(opt.flag, metavar=opt.metavar, default=None, help=opt.help)
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("DT_CONFORMANCE_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "durabletask-conformance"
+def sdk_choice(get: Callable[[str], Any]) -> BuildChoice:
+    """The user's BuildChoice from option values (``get("--sdk-version")``)."""
+    return BuildChoice(get("--sdk"), get("--sdk-version"), get("--sdk-path"),
+                       {opt.flag: get(opt.flag) for opt, _a in all_build_options()})
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("durabletask-conformance", "Durable Task SDK connection-resiliency conformance")
-    group.addoption("--sdk", metavar="NAME", default=None,
-                    help="SDK under test (available: %s). Without --sdk-version/--sdk-path/--sdk-python, "
-                         "'python' uses the durabletask installed in the current environment." % ", ".join(KNOWN_SDKS))
-    group.addoption("--sdk-version", metavar="X", default=None,
-                    help="install this release of the SDK from its registry (PyPI for python) into a cached "
-                         "virtual environment and test it")
-    group.addoption("--sdk-path", metavar="DIR", default=None,
-                    help="install the SDK from a local checkout DIR into a cached virtual environment and test it")
-    group.addoption("--sdk-python", metavar="PATH", default=None,
-                    help="use this Python interpreter, which already has the SDK installed")
+    add_sdk_options(group.addoption)
     group.addoption("--toxiproxy-url", metavar="URL", default=None,
                     help="use a running Toxiproxy server at URL (e.g. http://127.0.0.1:8474) instead of starting one")
     group.addoption("--toxiproxy-bin", metavar="PATH", default=None,
@@ -42,7 +47,7 @@ def add_options(parser: pytest.Parser) -> None:
                          "(default: $DT_CONFORMANCE_CACHE or ~/.cache/durabletask-conformance)")
     group.addoption("--timing-tolerance", metavar="SECONDS", type=float, default=DEFAULT_TOLERANCE_S,
                     help="the one tolerance added to every timing window (default %(default)s s; "
-                         "see harness/windows.py for why)")
+                         "see harness/checks/windows.py for why)")
     group.addoption("--history-dir", metavar="DIR", default=None,
                     help="write each failed test's history (JSON) here (default: <rootdir>/histories)")
     group.addoption("--keep-histories", action="store_true", default=False,
@@ -52,15 +57,12 @@ def add_options(parser: pytest.Parser) -> None:
                          "requirement, with timelines of failures) into DIR")
     group.addoption("--sdk-patch", metavar="FILE", action="append", default=[],
                     help="(for the suite's own tests) exec FILE in the driver process to build a deliberately "
-                         "broken SDK variant; see tests/mutants/")
+                         "broken SDK variant; see harness/drivers/python/mutants/")
 
 
 @dataclass(frozen=True)
 class Settings:
-    sdk: str | None
-    sdk_version: str | None
-    sdk_path: str | None
-    sdk_python: str | None
+    sdk_choice: BuildChoice
     toxiproxy_url: str | None
     toxiproxy_bin: str | None
     cache_dir: Path
@@ -70,14 +72,17 @@ class Settings:
     sdk_patches: tuple[str, ...]
     conformance_report: str | None = None
 
+    @property
+    def sdk(self) -> str | None:
+        return self.sdk_choice.sdk
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         opt = config.getoption
         cache = opt("--conformance-cache")
         hist = opt("--history-dir")
         return cls(
-            sdk=opt("--sdk"), sdk_version=opt("--sdk-version"), sdk_path=opt("--sdk-path"),
-            sdk_python=opt("--sdk-python"), toxiproxy_url=opt("--toxiproxy-url"),
+            sdk_choice=sdk_choice(opt), toxiproxy_url=opt("--toxiproxy-url"),
             toxiproxy_bin=opt("--toxiproxy-bin"),
             cache_dir=Path(cache) if cache else default_cache_dir(),
             tolerance=float(opt("--timing-tolerance")),
@@ -88,15 +93,10 @@ class Settings:
         )
 
     def validate(self) -> None:
-        if self.sdk is not None and self.sdk not in KNOWN_SDKS:
-            raise pytest.UsageError(f"--sdk={self.sdk}: no driver for this SDK yet; available: "
-                                    + ", ".join(KNOWN_SDKS))
-        chosen = [n for n, v in (("--sdk-version", self.sdk_version), ("--sdk-path", self.sdk_path),
-                                 ("--sdk-python", self.sdk_python)) if v]
-        if len(chosen) > 1:
-            raise pytest.UsageError(f"{' and '.join(chosen)} exclude each other: pick one way to select the SDK build")
-        if chosen and self.sdk is None:
-            raise pytest.UsageError(f"{chosen[0]} needs --sdk (e.g. --sdk=python)")
+        try:
+            validate_choice(self.sdk_choice)
+        except SdkUsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
         if self.tolerance < 0:
             raise pytest.UsageError("--timing-tolerance must be >= 0")
         for p in self.sdk_patches:

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import conformance_report, reporting
 from harness.history import SCENARIO, History
 from harness.options import Settings, add_options
+from harness.report import attach as reporting
+from harness.report import matrix as conformance_report
+from harness.sdk import SdkBuild
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 HISTORY_KEY = pytest.StashKey[History]()
@@ -51,13 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[SETTINGS_KEY]
     if s.sdk is None:
-        return ["durabletask-conformance: no --sdk given (conformance tests need --sdk=python)"]
+        return ["durabletask-conformance: no --sdk given (conformance tests need --sdk=NAME, e.g. --sdk=python)"]
     lines = [f"durabletask-conformance: timing tolerance {s.tolerance}s, cache {s.cache_dir}"]
     # On xdist workers the header is printed by the controller only; resolving here is cheap
     # for the current environment and reuses the cached venv for --sdk-version.
     try:
         build = _resolve_sdk(s)
-        lines.append(f"SDK under test: {build.name} {build.version} ({build.source}; python {build.python})")
+        lines.append(f"SDK under test: {build.header()}")
     except Exception as exc:  # the fixture will fail the tests with the full message
         lines.append(f"SDK under test: {s.sdk} -- NOT AVAILABLE: {exc}")
     if s.sdk_patches:
@@ -77,10 +79,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _resolve_sdk(s: Settings):
-    from harness.sdk import resolve_python_sdk
-    return resolve_python_sdk(version=s.sdk_version, path=s.sdk_path, python=s.sdk_python,
-                              cache_dir=s.cache_dir)
+def _resolve_sdk(s: Settings) -> SdkBuild:
+    from harness.sdk import resolve
+    return resolve(s.sdk_choice, s.cache_dir)
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def conformance_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def sdk_build(conformance_settings: Settings):
+def sdk_build(conformance_settings: Settings) -> SdkBuild:
     """The SDK build under test (resolved once per session and xdist worker)."""
     from harness.sdk import SdkUnavailable
     try:
@@ -102,8 +103,8 @@ def sdk_build(conformance_settings: Settings):
 @pytest.fixture(scope="session")
 def toxiproxy(conformance_settings: Settings) -> Iterator[object]:
     """A Toxiproxy API client. Each xdist worker starts its own server on a free loopback port."""
-    from harness.toxiproxy_client import Client
-    from harness.toxiproxy_server import ToxiproxyServer, ToxiproxyUnavailable, find_or_build_binary
+    from harness.net.toxiproxy_client import Client
+    from harness.net.toxiproxy_server import ToxiproxyServer, ToxiproxyUnavailable, find_or_build_binary
     s = conformance_settings
     if s.toxiproxy_url:
         client = Client(s.toxiproxy_url)
@@ -158,7 +159,7 @@ def link(toxiproxy, fake, history: History, request: pytest.FixtureRequest) -> I
     """A Toxiproxy proxy in front of the fake; its ``.address`` is what the SDK connects to.
 
     Network faults are scoped context managers on it (``with link.blackhole(): ...``)."""
-    from harness.netfaults import FaultyLink
+    from harness.net.link import FaultyLink
     name = "dt-" + str(os.getpid()) + "-" + str(abs(hash(request.node.nodeid)) % 10**8)
     proxy = toxiproxy.create_proxy(name, upstream=fake.address)
     try:
@@ -174,9 +175,8 @@ def link(toxiproxy, fake, history: History, request: pytest.FixtureRequest) -> I
 def driver(sdk_build, history: History, conformance_settings: Settings,
            request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """The SDK under test, running in its own process, steered over the driver protocol."""
-    from harness.driver import Driver
-    d = Driver(sdk_build.python, history, patches=list(conformance_settings.sdk_patches),
-               log_dir=tmp_path)
+    from harness.drivers.process import Driver
+    d = Driver(sdk_build.command(conformance_settings.sdk_patches), history, log_dir=tmp_path)
     request.node.stash.setdefault(DRIVERS_KEY, []).append(d)
     try:
         info = d.hello()

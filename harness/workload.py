@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from harness.checks.windows import WorkerOptions
 from harness.history import FAKE, History
-from harness.windows import WorkerOptions
 
 PROBE_ACTIVITY = "probe"
 
@@ -22,7 +22,7 @@ PROBE_ACTIVITY = "probe"
 @contextlib.contextmanager
 def not_applicable_if_unsupported() -> Iterator[None]:
     """An SDK build that cannot be configured for a scenario makes it NOT APPLICABLE, never a pass."""
-    from harness.driver import DriverUnsupported
+    from harness.drivers.process import DriverUnsupported
     try:
         yield
     except DriverUnsupported as exc:

@@ -41,7 +41,7 @@ class ScenarioFile(pytest.File):
 def _run(scenario, sdk_build, toxiproxy, history, settings, tmp_path: Path) -> None:
     from harness.repro.output import safe, verdict_text, write_outputs
     from harness.repro.runner import ERROR, FAIL, NOT_APPLICABLE, ScenarioRun
-    run = ScenarioRun(scenario, sdk_python=sdk_build.python, history=history, toxiproxy=toxiproxy,
+    run = ScenarioRun(scenario, sdk=sdk_build, history=history, toxiproxy=toxiproxy,
                       cache_dir=settings.cache_dir, tolerance=settings.tolerance, log_dir=tmp_path,
                       patches=list(settings.sdk_patches))
     out = run.run()

@@ -32,28 +32,26 @@ def repro(args: Any) -> int:
                   f"runs {sc.duration:.2f}s)")
         return 0
     # 2. The SDK build.
-    from harness.options import KNOWN_SDKS, default_cache_dir
-    from harness.sdk import SdkUnavailable, resolve_python_sdk
-    if args.sdk is None or args.sdk not in KNOWN_SDKS:
-        print(f"error: --sdk is required; available: {', '.join(KNOWN_SDKS)}", file=sys.stderr)
-        return 2
-    chosen = [n for n, v in (("--sdk-version", args.sdk_version), ("--sdk-path", args.sdk_path),
-                             ("--sdk-python", args.sdk_python)) if v]
-    if len(chosen) > 1:
-        print(f"error: {' and '.join(chosen)} exclude each other", file=sys.stderr)
+    from harness.paths import default_cache_dir
+    from harness.sdk import ADAPTERS, SdkUnavailable, SdkUsageError, resolve
+    choice = args.sdk_choice
+    if choice.sdk is None:
+        print(f"error: --sdk is required; available: {', '.join(ADAPTERS)}", file=sys.stderr)
         return 2
     cache = Path(args.conformance_cache) if args.conformance_cache else default_cache_dir()
     try:
-        build = resolve_python_sdk(version=args.sdk_version, path=args.sdk_path, python=args.sdk_python,
-                                   cache_dir=cache)
+        build = resolve(choice, cache)
+    except SdkUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except SdkUnavailable as exc:
         print(f"error: SDK not available: {exc}", file=sys.stderr)
         return 4
-    print(f"SDK under test: {build.name} {build.version} ({build.source})")
+    print(f"SDK under test: {build.header()}")
     # 3. Run them, one after the other.
+    from harness.checks.windows import DEFAULT_TOLERANCE_S
     from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
     from harness.repro.runner import ScenarioRun
-    from harness.windows import DEFAULT_TOLERANCE_S
     tol = DEFAULT_TOLERANCE_S if args.timing_tolerance is None else args.timing_tolerance
     codes = []
     for sc in scenarios:
@@ -64,7 +62,7 @@ def repro(args: Any) -> int:
             folder = args.out
         else:
             folder = None
-        run = ScenarioRun(sc, sdk_python=build.python, toxiproxy_url=args.toxiproxy_url,
+        run = ScenarioRun(sc, sdk=build, toxiproxy_url=args.toxiproxy_url,
                           toxiproxy_bin=args.toxiproxy_bin, cache_dir=cache, tolerance=tol, echo=echo,
                           log_dir=(folder / "logs") if folder else None)
         out = run.run()
@@ -79,7 +77,7 @@ def repro(args: Any) -> int:
         for k, p in files.items():
             print(f"  {k:14} {p}")
         if "timeline" not in files:
-            print("  (no timeline picture: harness/timeline.py is not available; the history JSON has it all)")
+            print("  (no timeline picture: harness/report/timeline.py is not available; the history JSON has it all)")
         codes.append(out.exit_code)
     if len(scenarios) > 1:
         print("\nsummary: " + ", ".join(f"{sc.name}={c}" for sc, c in zip(scenarios, codes, strict=True)))

@@ -1,15 +1,30 @@
-"""Expectations of a scenario file -> checker functions of harness/checkers.py.
+"""Expectations of a scenario file -> checker functions of harness/checks/.
 
 One vocabulary with the conformance suite: every check here calls a checker; this module only
 resolves the file's references ("step 2 end", "activity") and windows ("first_reconnect") against
 the History and the scenario's scaled options. The timing tolerance of the run is added once to
-every `within` bound, exactly as harness/windows.py does for the suite.
+every `within` bound, exactly as harness/checks/windows.py does for the suite.
 """
 
 from __future__ import annotations
 
-from harness import checkers
-from harness.checkers import Verdict
+from harness.checks.client import no_sdk_channel_created, sdk_channel_created
+from harness.checks.conn import max_open_connections
+from harness.checks.field import (
+    activity_runs_at_most,
+    client_calls_succeeded,
+    retried_after_fault,
+    stream_lasted_at_least,
+)
+from harness.checks.verdict import Verdict
+from harness.checks.worker import (
+    exactly_once,
+    hello_within,
+    no_rpc_after,
+    reconnected_within,
+    stream_abandoned_after_silence,
+    work_completed,
+)
 from harness.history import FAKE, SCENARIO, History
 from harness.repro.runner import LONG_POLL_CLIENT
 from harness.repro.schema import Expect, Scenario
@@ -65,16 +80,16 @@ def _one(sc: Scenario, ex: Expect, h: History, tol: float) -> list[Verdict]:  # 
     p, name = ex.params, ex.name
     bound = sc.within(p["within"]) + tol if "within" in p else None
     if name == "reconnected_within":
-        return [checkers.reconnected_within(h, after=t, within=bound)
+        return [reconnected_within(h, after=t, within=bound)
                 for t in ref_times(h, p["after"], p.get("each", False))]
     if name == "hello_within":
-        return [checkers.hello_within(h, after=t, within=bound)
+        return [hello_within(h, after=t, within=bound)
                 for t in ref_times(h, p["after"], p.get("each", False))]
     if name == "working_stream_within":
         probe = h.first(source=SCENARIO, kind="probe_queued", expect=ex.index)
         if probe is None:
             raise _Missing("the probe for this check was never queued")
-        return [checkers.work_completed(h, token=probe.get("completion_token"), after=probe.t, within=bound)]
+        return [work_completed(h, token=probe.get("completion_token"), after=probe.t, within=bound)]
     if name == "stream_abandoned_after_silence":
         fault_t = ref_times(h, f"step {p['step']}")[0]
         in_force = h.first(source="network", kind="fault_start", after=fault_t)  # the toxic is in force
@@ -82,7 +97,7 @@ def _one(sc: Scenario, ex: Expect, h: History, tol: float) -> list[Verdict]:  # 
         stream = h.last(source=FAKE, kind="rpc_start", method="GetWorkItems", before=fault_t)
         if stream is None:
             raise _Missing(f"no GetWorkItems stream was open when step {p['step']} began")
-        return [checkers.stream_abandoned_after_silence(h, call_id=stream.get("call_id"), fault_t=fault_t,
+        return [stream_abandoned_after_silence(h, call_id=stream.get("call_id"), fault_t=fault_t,
                                                         silent_timeout=sc.window("silent_timeout"),
                                                         tolerance=tol)]
     if name == "activity_completed_within":
@@ -92,32 +107,32 @@ def _one(sc: Scenario, ex: Expect, h: History, tol: float) -> list[Verdict]:  # 
         vs = []
         for e in evs:
             after = e.t if p["after"] == "activity" else ref_times(h, p["after"])[0]
-            vs.append(checkers.work_completed(h, token=e.get("completion_token"), after=after, within=bound))
+            vs.append(work_completed(h, token=e.get("completion_token"), after=after, within=bound))
         return vs
     if name == "exactly_once":
         toks = _tokens(h)
         if not toks:
             raise _Missing("no workload activity was queued")
-        return [checkers.exactly_once(h, token=t) for t in toks]
+        return [exactly_once(h, token=t) for t in toks]
     if name == "activity_runs_at_most":
         iids = [e.get("instance_id") for e in h.select(SCENARIO, "activity_queued")]
         if not iids:
             raise _Missing("no workload activity was queued")
-        return [checkers.activity_runs_at_most(h, instance_ids=iids, at_most=p["at_most"])]
+        return [activity_runs_at_most(h, instance_ids=iids, at_most=p["at_most"])]
     if name == "no_request_after":
-        return [checkers.no_rpc_after(h, after=ref_times(h, p["after"])[0], methods=tuple(p.get("methods", ())))]
+        return [no_rpc_after(h, after=ref_times(h, p["after"])[0], methods=tuple(p.get("methods", ())))]
     if name == "max_connections":
-        return [checkers.max_open_connections(h, at_most=p["at_most"])]
+        return [max_open_connections(h, at_most=p["at_most"])]
     if name in ("no_channel_recreated", "channel_recreated"):
         after = ref_times(h, p["after"])[0]
         before = ref_times(h, p["before"])[0] if p.get("before") else None
-        fn = checkers.no_sdk_channel_created if name == "no_channel_recreated" else checkers.sdk_channel_created
+        fn = no_sdk_channel_created if name == "no_channel_recreated" else sdk_channel_created
         return [fn(h, after=after, before=before, why=f"{p['after']} .. {p.get('before') or 'end of run'}")]
     if name == "stream_lasted_at_least":
-        return [checkers.stream_lasted_at_least(h, min_s=p["min_s"])]
+        return [stream_lasted_at_least(h, min_s=p["min_s"])]
     if name == "retried_after_fault":
-        return [checkers.retried_after_fault(h, method=p["method"], within=bound)]
+        return [retried_after_fault(h, method=p["method"], within=bound)]
     if name == "long_polls_returned":
-        return [checkers.client_calls_succeeded(h, client_id=LONG_POLL_CLIENT, op="wait_completion",
+        return [client_calls_succeeded(h, client_id=LONG_POLL_CLIENT, op="wait_completion",
                                                 count=sc.workload["long_poll"]["count"])]
     raise AssertionError(f"check {name} has no implementation")

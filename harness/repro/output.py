@@ -1,5 +1,5 @@
 """What a run shows and leaves behind: a compact timeline, the verdict, and an output folder with the
-history (JSON), the verdicts and a timeline picture (harness/timeline.py, when it is available)."""
+history (JSON), the verdicts and a timeline picture (harness/report/timeline.py, when it is available)."""
 
 from __future__ import annotations
 
@@ -86,9 +86,9 @@ def verdict_text(out: Outcome) -> str:
 
 
 def default_out_dir(base: Path, out: Outcome) -> Path:
-    ver = (out.sdk or {}).get("sdk_version", "unknown")
+    sdk = out.sdk or {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return base / f"{out.scenario.name}--python-{ver}--{stamp}"
+    return base / f"{out.scenario.name}--{safe(str(sdk.get('sdk', 'sdk')))}-{safe(str(sdk.get('sdk_version', 'unknown')))}--{stamp}"
 
 
 def write_outputs(out: Outcome, folder: Path) -> dict[str, Path]:
@@ -103,7 +103,7 @@ def write_outputs(out: Outcome, folder: Path) -> dict[str, Path]:
         (folder / "timeline.txt").write_text(compact_timeline(h, out.scenario.scale, limit=10**6) + "\n")
         files["timeline_text"] = folder / "timeline.txt"
         try:
-            from harness.timeline import render_timeline  # written by another part of the project
+            from harness.report.timeline import render_timeline  # written by another part of the project
         except ImportError:
             render_timeline = None
         if render_timeline is not None:

@@ -4,7 +4,7 @@ Start order (and stop in reverse, whatever happens, Ctrl-C included): a Toxiprox
 running one is given), the fake sidecar, a proxy in front of it, the SDK driver. Then the workload
 and the timeline steps run at their scaled times relative to the scenario start (monotonic clock);
 when ``duration`` has passed, every fault still in force is cleared and the expectations are
-evaluated from the History by checker functions (harness/repro/expect.py -> harness/checkers.py).
+evaluated from the History by checker functions (harness/repro/expect.py -> harness/checks/).
 
 Every step writes ``scenario``/``step`` events (phase start/end, field time, params, what it
 approximates), so the references in expectations ("step 2 end") are read back from the History:
@@ -28,7 +28,7 @@ from typing import Any
 import grpc
 
 from fakes.faults import Abort, Hang
-from harness.checkers import Verdict
+from harness.checks.verdict import Verdict
 from harness.history import SCENARIO, History
 from harness.repro.schema import RST_STREAM_CODES, RST_STREAM_STATUS, Scenario, Step
 from harness.repro.sidecar import AbortAfter, ScenarioSidecar
@@ -62,16 +62,16 @@ class NotApplicable(Exception):
 
 
 class ScenarioRun:
-    """Run ``scenario`` against the SDK interpreter ``sdk_python``. Give ``toxiproxy`` (a Client) to use a
+    """Run ``scenario`` against the SDK build ``sdk`` (harness.sdk.SdkBuild). Give ``toxiproxy`` (a Client) to use a
     running server (the pytest session's); otherwise one is started from ``toxiproxy_url`` or a binary."""
 
-    def __init__(self, scenario: Scenario, *, sdk_python: str | Path, history: History | None = None,
+    def __init__(self, scenario: Scenario, *, sdk: Any, history: History | None = None,
                  toxiproxy: Any = None, toxiproxy_url: str | None = None, toxiproxy_bin: str | None = None,
                  cache_dir: Path | None = None, tolerance: float = 0.25, log_dir: Path | None = None,
                  patches: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
-        from harness.options import default_cache_dir
+        from harness.paths import default_cache_dir
         self.sc = scenario
-        self.sdk_python = sdk_python
+        self.sdk = sdk
         self.history = history or History(f"repro:{scenario.name}")
         self.toxiproxy = toxiproxy
         self.toxiproxy_url = toxiproxy_url
@@ -97,7 +97,7 @@ class ScenarioRun:
 
     # -- public -----------------------------------------------------------------------------------
     def run(self) -> Outcome:
-        from harness.driver import DriverUnsupported
+        from harness.drivers.process import DriverUnsupported
         from harness.repro.expect import evaluate
         h = self.history
         h.meta.update(self._meta())
@@ -154,16 +154,16 @@ class ScenarioRun:
 
     # -- parts, in order; each registers its own stop ---------------------------------------------
     def _start_parts(self, stack: contextlib.ExitStack) -> None:
-        from harness.driver import Driver
-        from harness.netfaults import FaultyLink
-        from harness.toxiproxy_client import Client
+        from harness.drivers.process import Driver
+        from harness.net.link import FaultyLink
+        from harness.net.toxiproxy_client import Client
         h = self.history
         client = self.toxiproxy
         if client is None and self.toxiproxy_url:
             client = Client(self.toxiproxy_url)
             client.version()
         if client is None:
-            from harness.toxiproxy_server import ToxiproxyServer, find_or_build_binary
+            from harness.net.toxiproxy_server import ToxiproxyServer, find_or_build_binary
             binary = find_or_build_binary(self.toxiproxy_bin, self.cache_dir)
             server = ToxiproxyServer(binary, log_dir=self.cache_dir / "logs")
             server.start()
@@ -176,7 +176,7 @@ class ScenarioRun:
         proxy = client.create_proxy(name, upstream=self.fake.address)
         stack.callback(lambda: _quiet(client.delete_proxy, proxy.name))
         self.link = FaultyLink(client, proxy, h)
-        self.driver = Driver(self.sdk_python, h, patches=self.patches, log_dir=self.log_dir)
+        self.driver = Driver(self.sdk.command(self.patches), h, log_dir=self.log_dir)
         stack.callback(self.driver.close)
         info = self.driver.hello()
         h.meta["sdk"] = info
@@ -254,7 +254,7 @@ class ScenarioRun:
 
     def _background(self, name: str, fn: Callable[[], None]) -> None:
         def run() -> None:
-            from harness.driver import DriverUnsupported
+            from harness.drivers.process import DriverUnsupported
             try:
                 fn()
             except DriverUnsupported as exc:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.windows import WorkerOptions
+from harness.checks.windows import WorkerOptions
 
 try:
     import tomllib  # Python 3.11+
@@ -48,7 +48,7 @@ RST_STREAM_STATUS = {"CANCEL": "CANCELLED", "NO_ERROR": "INTERNAL", "REFUSED_STR
 RST_STREAM_CODES = {"NO_ERROR": 0, "PROTOCOL_ERROR": 1, "INTERNAL_ERROR": 2, "REFUSED_STREAM": 7,
                     "CANCEL": 8, "ENHANCE_YOUR_CALM": 11}
 WITHIN_NAMES = {
-    "first_reconnect": "longest first reconnect wait: min(cap, 2*base) (harness/windows.py)",
+    "first_reconnect": "longest first reconnect wait: min(cap, 2*base) (harness/checks/windows.py)",
     "any_reconnect": "longest single backoff sleep: the backoff cap",
     "hello_timeout": "the worker's Hello deadline",
     "silent_timeout": "the worker's silent-disconnect timeout",
@@ -110,7 +110,7 @@ NETWORK = [
     Kind("slow_close", "network", "Toxiproxy `slow_close` toxic: hold a close (FIN) for delay_s.",
          {"delay_s": F("time", "delay", required=True), "stream": _stream("downstream"), "for": _FOR}),
     Kind("reset_peer", "network", "Toxiproxy `reset_peer` toxic. An RST only for connections accepted while "
-         "it exists; an ESTABLISHED connection gets a FIN on its next chunk (measured; harness/netfaults.py). "
+         "it exists; an ESTABLISHED connection gets a FIN on its next chunk (measured; harness/net/link.py). "
          "For an RST on the live connection use tcp_reset.",
          {"timeout_s": F("time", "wait this long after the next chunk, then close", default=0.0),
           "stream": _stream("downstream"), "for": _FOR}),
@@ -192,39 +192,39 @@ _EACH = F("bool", "check after every repetition of the referenced step", default
 
 CHECKS_LIST = [
     Kind("reconnected_within", "check", "a new GetWorkItems stream reaches the server within `within` of `after` "
-         "(checkers.reconnected_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH}),
+         "(checks.worker.reconnected_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH}),
     Kind("hello_within", "check", "the next Hello (connect attempt) within `within` of `after` "
-         "(checkers.hello_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH}),
+         "(checks.worker.hello_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH}),
     Kind("working_stream_within", "check", "a WORKING GetWorkItems stream again: a probe activity queued at "
-         "`after` is completed within `within` (checkers.work_completed).", {"after": _AFTER, "within": _WITHIN}),
+         "`after` is completed within `within` (checks.worker.work_completed).", {"after": _AFTER, "within": _WITHIN}),
     Kind("stream_abandoned_after_silence", "check", "the stream that was open when step `step` began is given "
-         "up silent_timeout after its last message (checkers.stream_abandoned_after_silence).",
+         "up silent_timeout after its last message (checks.worker.stream_abandoned_after_silence).",
          {"step": F("step", "the step that silenced the stream", required=True)}),
     Kind("activity_completed_within", "check", "every workload activity is completed within `within` of "
-         "`after` (default: when it was queued) (checkers.work_completed).",
+         "`after` (default: when it was queued) (checks.worker.work_completed).",
          {"after": F("ref", _AFTER.doc, default="activity"), "within": _WITHIN}),
     Kind("exactly_once", "check", "every workload activity's result is delivered exactly once "
-         "(checkers.exactly_once).", {}),
+         "(checks.worker.exactly_once).", {}),
     Kind("activity_runs_at_most", "check", "the app ran each workload activity at most `at_most` times "
-         "(checkers.activity_runs_at_most).", {"at_most": F("int", "runs", default=1)}),
+         "(checks.field.activity_runs_at_most).", {"at_most": F("int", "runs", default=1)}),
     Kind("no_request_after", "check", "no request of `methods` (default all) reaches the server after `after` "
-         "(checkers.no_rpc_after).", {"after": _AFTER, "methods": F("methods", "RPC names", default=())}),
+         "(checks.worker.no_rpc_after).", {"after": _AFTER, "methods": F("methods", "RPC names", default=())}),
     Kind("max_connections", "check", "at most `at_most` TCP connections from the SDK process to the server "
-         "were open at any sample (checkers.max_open_connections).", {"at_most": F("int", "connections",
+         "were open at any sample (checks.conn.max_open_connections).", {"at_most": F("int", "connections",
                                                                                    required=True)}),
     Kind("no_channel_recreated", "check", "no SDK-owned channel created between `after` and `before` "
-         "(checkers.no_sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window (default: "
+         "(checks.client.no_sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window (default: "
                                                                               "end of the run)")}),
     Kind("channel_recreated", "check", "an SDK-owned channel is created between `after` and `before` "
-         "(checkers.sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window")}),
+         "(checks.client.sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window")}),
     Kind("stream_lasted_at_least", "check", "the first GetWorkItems stream stayed open at least `min_s` "
-         "(checkers.stream_lasted_at_least).", {"min_s": F("time", "minimum lifetime", required=True)}),
+         "(checks.field.stream_lasted_at_least).", {"min_s": F("time", "minimum lifetime", required=True)}),
     Kind("retried_after_fault", "check", "every call of `method` the server faulted (hang/reject/cut) is "
          "followed by a new call of that method within `within` of the faulted call's start "
-         "(checkers.retried_after_fault).", {"method": F("choice", "RPC", required=True, choices=METHODS),
+         "(checks.field.retried_after_fault).", {"method": F("choice", "RPC", required=True, choices=METHODS),
                                              "within": _WITHIN}),
     Kind("long_polls_returned", "check", "every long poll of the workload returned the orchestration's final "
-         "state (no exception) (checkers.client_calls_succeeded).", {}),
+         "state (no exception) (checks.field.client_calls_succeeded).", {}),
 ]
 CHECKS: dict[str, Kind] = {k.name: k for k in CHECKS_LIST}
 
@@ -352,7 +352,7 @@ class Scenario:
 
     def window(self, name: str) -> float:
         """A named window computed from the (scaled) worker options."""
-        from harness.windows import any_reconnect_bound, first_reconnect_bound
+        from harness.checks.windows import any_reconnect_bound, first_reconnect_bound
         opts = WorkerOptions(**(self.worker_options or _scaled_defaults(self.scale)))
         if name == "first_reconnect":
             return first_reconnect_bound(opts)

@@ -1,7 +1,7 @@
 """The fake sidecar plus the server behaviours field reports need that fakes/faults.py lacks.
 
 - ``end_stream(call_id, code, message)``: end ONE GetWorkItems stream now (``end_streams`` ends all),
-  recorded as a ``server_fault`` on that call so ``checkers.server_close_time`` finds it.
+  recorded as a ``server_fault`` on that call so ``checks.queries.server_close_time`` finds it.
 - ``AbortAfter(seconds, code, details)``: a unary call that is still being served ``seconds`` after it
   started is aborted with ``code`` (a DTS-style cut of idle long polls). Implemented by holding the
   call before its handler runs; the call's own work (e.g. a long poll that would complete earlier)

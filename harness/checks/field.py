@@ -1,0 +1,73 @@
+"""Checks that only field-report scenario files use (harness/repro/expect.py)."""
+
+from __future__ import annotations
+
+from harness.checks.queries import call_end, client_calls
+from harness.checks.verdict import Verdict
+from harness.history import DRIVER, FAKE, Event, History
+
+
+def retried_after_fault(history: History, *, method: str, within: float) -> Verdict:
+    """Every call of ``method`` the fake faulted (``server_fault``) is followed by a new call of the same
+    method starting within ``within`` seconds of the faulted call's start."""
+    check = f"{method} retried within {within:.3f}s of each faulted call"
+    faults = history.select(FAKE, "server_fault", method=method)
+    if not faults:
+        return Verdict(check, False, f"the server faulted no {method} call (scenario did not take effect)")
+    worst: tuple[float, Event | None] = (0.0, None)
+    missing = []
+    for f in faults:
+        start = history.first(source=FAKE, kind="rpc_start", call_id=f.get("call_id"))
+        t0 = start.t if start is not None else f.t
+        faulted_id = f.get("call_id")
+        nxt = next((e for e in history.select(FAKE, "rpc_start", after=t0 + 1e-9, method=method)
+                    if e.get("call_id") != faulted_id), None)
+        if nxt is None:
+            missing.append(f)
+            continue
+        if nxt.t - t0 >= worst[0]:
+            worst = (nxt.t - t0, nxt)
+    ok = not missing and worst[0] <= within
+    summary = (f"{len(missing)} faulted call(s) never retried" if missing else
+               f"slowest retry {worst[0]:.3f}s after the faulted call started (bound {within:.3f}s)")
+    return Verdict(check, ok, summary, {"slowest_retry_s": worst[0], "faulted_calls": len(faults)},
+                   [f.seq for f in faults[:3]] + ([worst[1].seq] if worst[1] is not None else []))
+
+
+def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
+    """The first GetWorkItems stream was not ended (by either side) before ``min_s`` after it began."""
+    check = f"the first stream stays open at least {min_s:.3f}s"
+    first = history.first(source=FAKE, kind="rpc_start", method="GetWorkItems")
+    if first is None:
+        return Verdict(check, False, "no GetWorkItems stream reached the server")
+    end = call_end(history, first.get("call_id"))
+    gave_up = history.first(source=DRIVER, kind="rpc_done", method="GetWorkItems", after=first.t)
+    ends = [e for e in (end, gave_up) if e is not None]
+    if not ends:
+        return Verdict(check, True, "the stream never ended", {"lifetime_s": None}, [first.seq])
+    e = min(ends, key=lambda x: x.t)
+    life = e.t - first.t
+    return Verdict(check, life >= min_s, f"stream ended after {life:.3f}s ({e.source} {e.kind} "
+                   f"code={e.get('code')} {e.get('details')!r})", {"lifetime_s": life}, [first.seq, e.seq])
+
+
+def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most: int) -> Verdict:
+    """The app ran each activity (identified by its instance id) at most ``at_most`` times."""
+    check = f"each activity ran at most {at_most} time(s)"
+    runs = {iid: history.select(DRIVER, "activity_started", instance_id=iid) for iid in instance_ids}
+    worst = max(runs.items(), key=lambda kv: len(kv[1])) if runs else ("", [])
+    ok = all(len(v) <= at_most for v in runs.values())
+    return Verdict(check, ok, "runs per activity: " + ", ".join(f"{k}={len(v)}" for k, v in runs.items()),
+                   {"max_runs": len(worst[1])}, [e.seq for e in worst[1][:4]])
+
+
+def client_calls_succeeded(history: History, *, client_id: str, op: str, count: int) -> Verdict:
+    """``count`` calls of ``op`` by client ``client_id`` all returned a result (no exception)."""
+    check = f"{count} {op} call(s) returned a result"
+    calls = client_calls(history, client_id=client_id, op=op)
+    bad = [c for c in calls if c.get("outcome") != "ok"]
+    return Verdict(check, len(calls) == count and not bad,
+                   f"{len(calls)}/{count} calls finished, {len(bad)} with an exception"
+                   + (f": {bad[0].get('exc_type')} {bad[0].get('grpc_code')} {bad[0].get('message')!r} "
+                      f"after {float(bad[0].get('elapsed', 0)):.3f}s" if bad else ""),
+                   {"calls": len(calls), "failed": len(bad)}, [c.seq for c in (bad or calls)[:4]])

@@ -1,0 +1,9 @@
+"""SDK drivers: the SDK under test runs in its own process and speaks PROTOCOL.md (JSON lines).
+
+Owns: ``process`` (the harness side of the protocol: spawn, request/answer, events into the
+History, always-kill on close) and one folder per language driver (``python/driver.py``, with the
+deliberately broken SDK variants the suite's own tests use in ``python/mutants/``).
+
+May import: ``harness.history``. Which interpreter or binary runs a driver is the SDK adapter's
+business (harness/sdk/), not this package's.
+"""

@@ -1,0 +1,116 @@
+"""Checkers decide verdicts from a history; here they read synthetic histories.
+
+Each checker is shown to pass on a conforming history AND to fail on a breaking one."""
+
+import pytest
+
+from harness.checks.client import long_polls_timed_out, no_sdk_channel_created, sdk_channel_created
+from harness.checks.conn import client_saw_reset, rst_reached_client
+from harness.checks.verdict import Verdict, require
+from harness.checks.worker import (
+    exactly_once,
+    hello_within,
+    reconnected_within,
+    stream_abandoned_after_silence,
+    work_completed,
+)
+from harness.history import DRIVER, FAKE, NETWORK, History
+
+T0 = 1000.0
+
+
+def stream(h, call_id, t, msgs=(), end=None, code="CANCELLED", ended_by="client", server_gen=1):
+    h.record(FAKE, "rpc_start", t=t, method="GetWorkItems", call_id=call_id, peer="ipv4:127.0.0.1:1",
+             server_gen=server_gen)
+    for i, m in enumerate(msgs):
+        h.record(FAKE, "message_sent", t=m, call_id=call_id, item="healthPing", seq=i)
+    if end is not None:
+        h.record(FAKE, "rpc_end", t=end, method="GetWorkItems", call_id=call_id, code=code, ended_by=ended_by)
+
+
+def silent_history(give_up_after):
+    h = History()
+    stream(h, 1, T0, msgs=[T0 + 0.5, T0 + 1.0])
+    h.record(NETWORK, "fault_start", t=T0 + 1.2, fault="blackhole")
+    h.record(DRIVER, "rpc_done", t=T0 + 1.0 + give_up_after, method="GetWorkItems", code="CANCELLED")
+    return h
+
+
+@pytest.mark.parametrize("give_up_after, ok", [(2.0, True), (2.2, True), (1.0, False), (3.0, False)])
+def test_stream_abandoned_after_silence_window(give_up_after, ok):
+    h = silent_history(give_up_after)
+    v = stream_abandoned_after_silence(h, call_id=1, fault_t=T0 + 1.2, silent_timeout=2.0, tolerance=0.25)
+    assert v.ok is ok, v.explain(h)
+
+
+def test_stream_never_abandoned_fails_with_the_expected_time():
+    h = History()
+    stream(h, 1, T0, msgs=[T0 + 0.5])
+    v = stream_abandoned_after_silence(h, call_id=1, fault_t=T0 + 1, silent_timeout=2.0, tolerance=0.25)
+    assert not v.ok and "never abandoned" in v.summary
+
+
+def test_hello_within_and_reconnected_within():
+    h = History()
+    h.record(FAKE, "rpc_start", t=T0 + 0.3, method="Hello")
+    stream(h, 2, T0 + 0.31)
+    assert hello_within(h, after=T0, within=0.45).ok
+    assert not hello_within(h, after=T0, within=0.2).ok
+    assert reconnected_within(h, after=T0, within=0.45).ok
+    assert not reconnected_within(h, after=T0 + 1, within=5).ok  # nothing after
+
+
+def test_work_completed_and_exactly_once():
+    h = History()
+    h.record(FAKE, "work_item_completed", t=T0 + 0.1, completion_token="a-1", duplicate=False)
+    assert work_completed(h, token="a-1", after=T0, within=0.25).ok
+    assert not work_completed(h, token="a-2", after=T0, within=0.25).ok
+    assert exactly_once(h, token="a-1").ok
+    h.record(FAKE, "work_item_completed", t=T0 + 0.2, completion_token="a-1", duplicate=True)
+    assert not exactly_once(h, token="a-1").ok
+
+
+def test_rst_and_reset_evidence():
+    h = History()
+    h.record(NETWORK, "tcp_rst_seen", t=T0, src_port=9000, dst_port=5555)
+    h.record(DRIVER, "rpc_done", t=T0 + 0.01, method="GetWorkItems", code="UNAVAILABLE",
+             details="recvmsg:Connection reset by peer")
+    assert rst_reached_client(h, client_port=5555).ok
+    assert not rst_reached_client(h, client_port=5556).ok
+    assert client_saw_reset(h, after=T0 - 1).ok
+    clean = History()
+    clean.record(DRIVER, "rpc_done", t=T0, method="GetWorkItems", code="UNAVAILABLE", details="Socket closed")
+    assert not client_saw_reset(clean, after=T0 - 1).ok
+
+
+def test_channel_creation_checks_only_count_sdk_owned_channels():
+    h = History()
+    h.record(DRIVER, "channel_created", t=T0 + 1, owner="caller", channel_id=1)
+    assert no_sdk_channel_created(h, after=T0, before=T0 + 2).ok
+    h.record(DRIVER, "channel_created", t=T0 + 1.5, owner="sdk", channel_id=2)
+    assert not no_sdk_channel_created(h, after=T0, before=T0 + 2).ok
+    assert sdk_channel_created(h, after=T0).ok
+    assert not sdk_channel_created(h, after=T0 + 1.6).ok
+
+
+def test_long_polls_timed_out():
+    h = History()
+    for i in range(3):
+        h.record(FAKE, "rpc_start", t=T0 + i, method="WaitForInstanceCompletion", deadline=0.49)
+        h.record(DRIVER, "client_call_done", t=T0 + i + 0.5, client_id="c", op="wait_completion",
+                 exc_type="TimeoutError", elapsed=0.51)
+    assert long_polls_timed_out(h, client_id="c", timeout=0.5, count=3, tolerance=0.25).ok
+    assert not long_polls_timed_out(h, client_id="c", timeout=0.5, count=4, tolerance=0.25).ok
+    h.record(DRIVER, "client_call_done", t=T0 + 9, client_id="c", op="wait_completion",
+             exc_type="RpcError", elapsed=0.5)
+    h.record(FAKE, "rpc_start", t=T0 + 8.5, method="WaitForInstanceCompletion", deadline=0.5)
+    assert not long_polls_timed_out(h, client_id="c", timeout=0.5, count=4, tolerance=0.25).ok
+
+
+def test_require_explains_every_failed_verdict():
+    h = History()
+    ok = Verdict("a", True, "fine")
+    bad = Verdict("b", False, "broken", {"x": 1.23456})
+    with pytest.raises(AssertionError) as exc:
+        require(ok, bad, history=h)
+    assert "[FAIL] b: broken" in str(exc.value) and "x=1.235" in str(exc.value)

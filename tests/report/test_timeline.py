@@ -1,0 +1,155 @@
+"""harness/report/timeline.py: the HTML/SVG picture of one history (synthetic histories, no network)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from xml.etree import ElementTree
+
+from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, History
+from harness.report.timeline import main, render_svg, render_timeline
+
+PEER_A = "ipv4:127.0.0.1:50542"
+PEER_B = "ipv4:127.0.0.1:50544"
+
+
+def _history() -> History:
+    h = History("tests/test_x.py::test_example")
+    t0 = h.t0
+    h.meta["sdk"] = {"sdk": "python", "sdk_version": "1.12.0"}
+    h.record(FAKE, "server_started", t=t0 + 0.01, port=4000, server_gen=1)
+    h.record(DRIVER, "channel_created", t=t0 + 0.02, channel_id=1, owner="sdk")
+    h.record(FAKE, "rpc_start", t=t0 + 0.03, call_id=1, method="Hello", peer=PEER_A, server_gen=1)
+    h.record(FAKE, "rpc_end", t=t0 + 0.04, call_id=1, method="Hello", peer=PEER_A, code="OK", ended_by="server",
+             server_gen=1)
+    h.record(FAKE, "rpc_start", t=t0 + 0.05, call_id=2, method="GetWorkItems", peer=PEER_A, server_gen=1)
+    h.record(FAKE, "message_sent", t=t0 + 0.5, call_id=2, peer=PEER_A, item="healthPing")
+    h.mark("fault applied")
+    h.record(NETWORK, "fault_start", t=t0 + 0.6, fault="blackhole", fault_id=7, type="timeout", stream="both")
+    h.record(NETWORK, "tcp_rst_seen", t=t0 + 0.8, src_port=44209, dst_port=45714)
+    h.record(NETWORK, "tcp_reset", t=t0 + 0.81, fault="tcp_reset", client_port=45714)
+    h.record(DRIVER, "rpc_done", t=t0 + 0.82, method="GetWorkItems", channel_id=1, code="UNAVAILABLE",
+             details="Stream removed")
+    h.record(FAKE, "rpc_end", t=t0 + 0.83, call_id=2, method="GetWorkItems", peer=PEER_A, code="CANCELLED",
+             ended_by="client", server_gen=1)
+    h.record(NETWORK, "fault_end", t=t0 + 1.0, fault="blackhole", fault_id=7, type="timeout", stream="both")
+    h.record(FAKE, "goaway", t=t0 + 1.1, server_gen=1, new_gen=2)
+    h.record(DRIVER, "channel_closed", t=t0 + 1.15, channel_id=1)
+    h.record(FAKE, "rpc_start", t=t0 + 1.2, call_id=3, method="GetWorkItems", peer=PEER_B, server_gen=2)
+    h.record(FAKE, "message_sent", t=t0 + 1.3, call_id=3, peer=PEER_B, item="activityRequest")
+    h.record(FAKE, "server_fault", t=t0 + 1.35, fault="Abort", call_id=3, method="GetWorkItems")
+    # call 3 never ends: its bar must run to the end of the history
+    h.record(SCENARIO, "mark", t=t0 + 1.5, label="done")
+    return h
+
+
+def _svg_root(svg: str) -> ElementTree.Element:
+    return ElementTree.fromstring(svg)
+
+
+def test_page_is_self_contained_and_has_the_parts(tmp_path: Path) -> None:
+    h = _history()
+    verdicts = [SimpleNamespace(check="reconnects", ok=True, summary="new stream 0.1s after"),
+                SimpleNamespace(check="silent timeout", ok=False, summary="no abandon within 2.0s", evidence=[5])]
+    out = render_timeline(h, tmp_path / "t.html", title="my test", verdicts=verdicts)
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
+    assert "https://" not in page
+    assert "<script src" not in page
+    # a lane per TCP connection, labelled with port and server generation
+    assert "TCP :50542  (server gen 1)" in page
+    assert "TCP :50544  (server gen 2)" in page
+    assert 'data-lane="conn:ipv4:127.0.0.1:50542"' in page
+    assert 'data-lane="conn:ipv4:127.0.0.1:50544"' in page
+    assert 'data-lane="driver"' in page and 'data-lane="scenario"' in page
+    # one band for the matched fault, instants as lines, RST as a marker
+    assert page.count('class="fault-band"') == 1
+    assert 'data-fault-id="7"' in page
+    assert page.count('class="fault-instant"') == 3  # tcp_reset, goaway, server_fault
+    assert 'class="rst-seen"' in page
+    # RPC bars, the non-OK end, the stream messages
+    assert page.count('class="rpc"') == 3
+    assert 'class="err-code"' in page and "CANCELLED" in page
+    assert page.count('class="msg"') == 2
+    # legend and verdicts
+    assert 'id="legend"' in page and "GetWorkItems (stream)" in page
+    assert '<span class="badge pass">PASS</span>' in page
+    assert '<span class="badge fail">FAIL</span>' in page
+    assert 'class="evidence"' in page  # the failed verdict's evidence event is pinned
+    assert "<title>" in page  # hover details
+    assert "my test" in page
+    assert "fault applied" in page and "done" in page
+
+
+def test_svg_is_well_formed_xml() -> None:
+    root = _svg_root(render_svg(_history()))
+    assert root.tag.endswith("svg")
+    assert float(root.get("height")) > 100
+
+
+def test_open_stream_runs_to_the_end_of_the_history() -> None:
+    h = _history()
+    root = _svg_root(render_svg(h))
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = {g.get("data-call-id"): g.find(ns + "rect") for g in root.iter(ns + "g") if g.get("class") == "rpc"}
+    end_line = next(el for el in root.iter(ns + "line") if el.get("class") == "history-end")
+    bar3 = bars["3"]
+    assert float(bar3.get("x")) + float(bar3.get("width")) >= float(end_line.get("x1"))
+    g3 = next(g for g in root.iter(ns + "g") if g.get("data-call-id") == "3")
+    assert "still open" in ElementTree.tostring(g3, encoding="unicode")
+
+
+def test_unmatched_fault_start_is_a_band_to_the_end() -> None:
+    h = History("x")
+    h.record(NETWORK, "fault_start", t=h.t0 + 0.1, fault="latency", fault_id=1, type="latency", stream="downstream")
+    h.record(FAKE, "rpc_start", t=h.t0 + 0.2, call_id=1, method="Hello", peer=PEER_A, server_gen=1)
+    svg = render_svg(h)
+    assert svg.count('class="fault-band"') == 1
+    assert "still in force when the history ends" in svg
+
+
+def test_empty_history(tmp_path: Path) -> None:
+    h = History("empty")
+    page = render_timeline(h, tmp_path / "e.html").read_text()
+    assert "no events" in page
+    assert "no RPC reached the fake" in page
+    _svg_root(re.search(r"<svg.*</svg>", page, re.S).group(0))
+
+
+def test_hundreds_of_events(tmp_path: Path) -> None:
+    h = History("big")
+    t = h.t0
+    for i in range(1, 301):
+        peer = f"ipv4:127.0.0.1:{50000 + i % 5}"
+        h.record(FAKE, "rpc_start", t=t + i * 0.01, call_id=i, method="CompleteActivityTask", peer=peer, server_gen=1)
+        h.record(FAKE, "rpc_end", t=t + i * 0.01 + 0.004, call_id=i, method="CompleteActivityTask", peer=peer,
+                 code="OK" if i % 7 else "UNAVAILABLE", server_gen=1)
+        h.record(DRIVER, "rpc_done", t=t + i * 0.01 + 0.005, method="CompleteActivityTask", channel_id=1,
+                 code="OK" if i % 7 else "UNAVAILABLE")
+    page = render_timeline(h, tmp_path / "big.html").read_text()
+    assert page.count('class="rpc"') == 300
+    assert sum(f"TCP :{50000 + k}" in page for k in range(5)) == 5
+    _svg_root(re.search(r"<svg.*</svg>", page, re.S).group(0))
+
+
+def test_loaded_history_and_cli(tmp_path: Path) -> None:
+    src = _history().save(tmp_path / "h.json")
+    loaded = History.load(src)
+    a = render_svg(loaded)
+    assert a.count('class="rpc"') == 3
+    out = tmp_path / "out" / "t.html"
+    assert main([str(src), "--html", str(out)]) == 0
+    assert "TCP :50542" in out.read_text()
+    assert main([str(src)]) == 0  # default: next to the history
+    assert (tmp_path / "h.html").exists()
+    assert main([str(tmp_path / "missing.json")]) == 2
+
+
+def test_text_is_escaped() -> None:
+    h = History("<x>")
+    h.mark("<script>alert(1)</script>")
+    svg = render_svg(h)
+    assert "<script>alert" not in svg
+    _svg_root(svg)
