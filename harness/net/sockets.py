@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SS_TIMEOUT_S = 5.0
 _PID = re.compile(r"pid=(\d+)")
@@ -110,3 +111,30 @@ def kill(local_port: int, peer_port: int) -> list[TcpSocket]:
             f"ss -K did not destroy {before[0].four_tuple}: it needs root (CAP_NET_ADMIN; running as "
             f"uid {os.geteuid()}) and a kernel with CONFIG_INET_DIAG_DESTROY (sock_diag destroy support)")
     return before
+
+
+def established_to(process: Any, port: int) -> list[TcpSocket]:
+    """``process``'s ESTABLISHED TCP connections whose remote port is ``port``: the one place that
+    answers "which client ports does the SDK have to port P".
+
+    ``process`` is an SDK driver (its ``connections()`` reports the SDK process's own sockets, see
+    harness/drivers/PROTOCOL.md), else anything with a ``pid`` (a Popen), else a pid; for a pid,
+    ``ss`` finds the sockets of it and its descendants."""
+    if callable(getattr(process, "connections", None)):
+        out = []
+        for row in process.connections():
+            if row.get("state", "ESTABLISHED") != "ESTABLISHED":
+                continue
+            (lh, lp), (ph, pp) = _split(str(row["local"])), _split(str(row.get("remote", row.get("peer"))))
+            if pp == int(port):
+                out.append(TcpSocket(lh, lp, ph, pp))
+        return out
+    pid = process if isinstance(process, int) else getattr(process, "pid", None)
+    if not isinstance(pid, int):
+        raise TypeError(f"established_to needs a driver, a pid or an object with .pid, got {process!r}")
+    return connections_of(pid, int(port))
+
+
+def client_ports(process: Any, port: int) -> list[int]:
+    """The local (client-side) ports of ``established_to(process, port)``, sorted."""
+    return sorted(s.local_port for s in established_to(process, port))
