@@ -32,12 +32,10 @@ Measured on Linux loopback (tests/net/test_conn.py prints the numbers):
   resume", the opposite of Toxiproxy's black hole ("stall then drop"). An idle connection with nothing
   to retransmit resumes at once.
 
-History vocabulary (source NETWORK), the same as harness/net/link.py:
-- ``fault_start``: fault, fault_id, type ("iptables_drop"), stream ("both"), four_tuple, local, local_port,
-  peer, peer_port, chain, requested_t.
-- ``fault_end``: the same plus ``cleared_by`` ("removed") and ``dropped_packets``; ``fault_clear_failed``
-  if removal failed (the exception follows).
-- ``tcp_reset`` (from ``reset``): fault "tcp_reset", fault_id, the destroyed 4-tuple, client_port.
+History vocabulary (source NETWORK): the one written by harness/net/recorder.py for link faults too
+(same events, same fault_id counter). A connection fault's fields: fault, fault_id, scope "connection",
+type ("iptables_drop"), stream ("both"), four_tuple, local, local_port, peer, peer_port, chain,
+attributes; ``fault_end`` adds ``dropped_packets``. ``reset`` records one ``tcp_reset`` (scope "connection").
 
 Needs root (CAP_NET_ADMIN) and iptables (``apt-get install -y iptables``); ``ConnFaultUnavailable``
 names whatever is missing. ``reset`` needs ``ss`` and a kernel with CONFIG_INET_DIAG_DESTROY
@@ -48,27 +46,25 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
-import itertools
 import os
 import re
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history import NETWORK, History
+from harness.history import History
 from harness.net import sockets as tcp_sockets
+from harness.net.recorder import FaultRecorder, next_fault_id
 from harness.net.sockets import TcpSocket
 
 IPTABLES_TIMEOUT_S = 10.0
 CHAIN_PREFIX = "DTC"
 HOOK_CHAIN = "INPUT"
 INSTALL_HINT = "install it with `apt-get install -y iptables` (Debian/Ubuntu) and run as root"
-_ids = itertools.count(1)
 _live_chains: set[tuple[str, str]] = set()  # (tool, chain) created by this process and not yet removed
 _live_lock = threading.Lock()
 
@@ -126,19 +122,9 @@ def as_conn(c: Any) -> Conn:
 
 
 def established_to(process: Any, port: int) -> list[Conn]:
-    """``process``'s ESTABLISHED TCP connections whose remote port is ``port`` (a driver: its own
-    ``connections()``; else a pid / object with .pid, via ss)."""
-    if callable(getattr(process, "connections", None)):
-        out = []
-        for row in process.connections():
-            if row.get("state", "ESTABLISHED") != "ESTABLISHED":
-                continue
-            c = as_conn(row)
-            if c.peer_port == int(port):
-                out.append(c)
-        return out
-    pid = process if isinstance(process, int) else getattr(process, "pid", None)
-    return [as_conn(s) for s in tcp_sockets.connections_of(int(pid), int(port))]
+    """``sockets.established_to`` (the one answer to "which connections does the SDK have to port P")
+    as ``Conn``s, ready for the faults below."""
+    return [as_conn(s) for s in tcp_sockets.established_to(process, port)]
 
 
 # -- the iptables plumbing ---------------------------------------------------------------------------
@@ -244,6 +230,7 @@ class ConnectionFaults:
 
     def __init__(self, history: History) -> None:
         self.history = history
+        self.recorder = FaultRecorder(history)
 
     # -- finding the connection -------------------------------------------------------------------
     def connection_of(self, process: Any, port: int) -> Conn:
@@ -261,46 +248,39 @@ class ConnectionFaults:
         _run(tool, "-S", HOOK_CHAIN)
 
     # -- black hole -------------------------------------------------------------------------------
-    @contextmanager
-    def blackhole(self, conn: Any, *, fault: str = "conn_blackhole") -> Iterator[ConnFault]:
+    def blackhole(self, conn: Any, *, fault: str = "conn_blackhole") -> AbstractContextManager[ConnFault]:
         """Drop every packet of this ONE connection, both directions, for the ``with`` body.
 
         Other connections (including new ones to the same port) are untouched. Nothing is closed:
         when the scope ends the connection resumes at TCP's next retransmission (module docstring)."""
         c = as_conn(conn)
         tool = _tool(c.ipv6)
-        f = ConnFault(fault, next(_ids), "iptables_drop", c)
+        f = ConnFault(fault, next_fault_id(), "iptables_drop", c)
         f.chain = f"{CHAIN_PREFIX}{os.getpid()}-{f.fault_id}"
-        requested = time.monotonic()
-        with _live_lock:
-            _live_chains.add((tool, f.chain))
-        try:
-            _run(tool, "-N", f.chain)
-            for (sa, sp, da, dp) in ((c.local, c.local_port, c.peer, c.peer_port),
-                                     (c.peer, c.peer_port, c.local, c.local_port)):
-                _run(tool, "-A", f.chain, "-p", "tcp", "-s", sa, "--sport", str(sp), "-d", da,
-                     "--dport", str(dp), "-j", "DROP")
-            _run(tool, "-I", HOOK_CHAIN, "1", "-j", f.chain)
-        except BaseException:
+
+        def apply() -> None:
+            with _live_lock:
+                _live_chains.add((tool, f.chain))
             try:
-                _remove_chain(tool, f.chain)  # a half-built chain must not outlive the failed call
-            except Exception:
-                pass
-            raise
-        self.history.record(NETWORK, "fault_start", requested_t=requested, **f.describe())
-        try:
-            yield f
-        finally:
-            requested = time.monotonic()
-            dropped = None
-            try:
-                dropped = _counters(tool, f.chain)
-                _remove_chain(tool, f.chain)
-            except BaseException as exc:
-                self.history.record(NETWORK, "fault_clear_failed", error=repr(exc), **f.describe())
+                _run(tool, "-N", f.chain)
+                for (sa, sp, da, dp) in ((c.local, c.local_port, c.peer, c.peer_port),
+                                         (c.peer, c.peer_port, c.local, c.local_port)):
+                    _run(tool, "-A", f.chain, "-p", "tcp", "-s", sa, "--sport", str(sp), "-d", da,
+                         "--dport", str(dp), "-j", "DROP")
+                _run(tool, "-I", HOOK_CHAIN, "1", "-j", f.chain)
+            except BaseException:
+                try:
+                    _remove_chain(tool, f.chain)  # a half-built chain must not outlive the failed call
+                except Exception:
+                    pass
                 raise
-            self.history.record(NETWORK, "fault_end", requested_t=requested, cleared_by="removed",
-                                closes_connections=False, dropped_packets=dropped, **f.describe())
+
+        def clear() -> dict[str, Any]:
+            dropped = _counters(tool, f.chain)
+            _remove_chain(tool, f.chain)
+            return {"cleared_by": "removed", "dropped_packets": dropped}
+
+        return self.recorder.fault(f, apply=apply, clear=clear, closes_connections=False)
 
     # -- one real RST -----------------------------------------------------------------------------
     def reset(self, conn: Any, *, side: str = "server") -> TcpSocket:
@@ -319,8 +299,5 @@ class ConnectionFaults:
         if not killed:
             raise LookupError(f"no established connection {c.four_tuple} to reset")
         s = killed[0]
-        self.history.record(NETWORK, "tcp_reset", requested_t=requested, fault="tcp_reset",
-                            fault_id=next(_ids), type="tcp_reset", stream="both", attributes={"side": side},
-                            client_port=c.local_port, local=s.local, local_port=s.local_port, peer=s.peer,
-                            peer_port=s.peer_port, four_tuple=c.four_tuple, scope="connection")
+        self.recorder.tcp_reset(s, requested_t=requested, side=side, scope="connection", connection=c.four_tuple)
         return s

@@ -5,15 +5,10 @@
         ...                       # the SDK's connection is silent
     link.tcp_reset(client_port)   # one real RST, now
 
-Every fault is written into the History (source NETWORK) so fault windows and SDK events share one
-timeline:
-
-- ``fault_start``: fault, fault_id, proxy, type, stream, attributes, toxicity, toxics,
-  requested_t (when the API call was sent; ``t`` is when it returned, i.e. the fault is in force).
-- ``fault_end``: the same fields plus ``cleared_by`` ("removed", "already_removed" when a reset or
-  proxy deletion got there first, "enabled" for ``down()``) and ``closes_connections``.
-- ``fault_clear_failed``: the fault could not be cleared (the exception follows).
-- ``tcp_reset``: one instantaneous event with the destroyed 4-tuple (see ``tcp_reset``).
+Every fault is written into the History (source NETWORK) by harness/net/recorder.py, which owns
+the vocabulary (``fault_start``/``fault_update``/``fault_end``/``fault_clear_failed``, ``tcp_reset``)
+and the fault ids, so fault windows and SDK events share one timeline. A link fault's fields:
+fault, fault_id, scope "link", proxy, type, stream, attributes, toxicity, toxics.
 
 Toxiproxy facts these rely on (Shopify/toxiproxy v2.12.0; measured on Linux loopback where noted):
 
@@ -29,20 +24,18 @@ Toxiproxy facts these rely on (Shopify/toxiproxy v2.12.0; measured on Linux loop
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history import NETWORK, History
+from harness.history import History
 from harness.net import sockets as tcp_sockets
+from harness.net.recorder import FaultRecorder, next_fault_id
 from harness.net.sockets import TcpSocket
 from harness.net.toxiproxy_client import Client, Proxy, Toxic
 
 STREAMS = ("upstream", "downstream")  # upstream = client->server bytes, downstream = server->client
-_ids = itertools.count(1)
 
 
 def _streams(stream: str) -> tuple[str, ...]:
@@ -67,8 +60,8 @@ class Fault:
     toxics: list[Toxic] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
-        return {"fault": self.name, "fault_id": self.fault_id, "proxy": self.link.name, "type": self.type,
-                "stream": self.stream, "attributes": self.attributes, "toxicity": self.toxicity,
+        return {"fault": self.name, "fault_id": self.fault_id, "scope": "link", "proxy": self.link.name,
+                "type": self.type, "stream": self.stream, "attributes": self.attributes, "toxicity": self.toxicity,
                 "toxics": [t.name for t in self.toxics]}
 
     def update(self, **attributes: Any) -> None:
@@ -77,7 +70,7 @@ class Fault:
         self.attributes = {**self.attributes, **attributes}
         self.toxics = [self.link.client.update_toxic(self.link.proxy, t.name, self.attributes)
                        for t in self.toxics]
-        self.link.history.record(NETWORK, "fault_update", requested_t=requested, **self.describe())
+        self.link.recorder.update(self, requested_t=requested)
 
 
 class FaultyLink:
@@ -87,6 +80,7 @@ class FaultyLink:
         self.client = client
         self.proxy = proxy
         self.history = history
+        self.recorder = FaultRecorder(history)
 
     @property
     def name(self) -> str:
@@ -109,35 +103,27 @@ class FaultyLink:
         return f"FaultyLink({self.name}: {self.address} -> {self.upstream})"
 
     # -- the generic toxic scope -------------------------------------------------------------
-    @contextmanager
     def toxic(self, type: str, *, stream: str = "downstream", attributes: dict[str, Any] | None = None,
               toxicity: float = 1.0, fault: str | None = None,
-              closes_connections: bool = False) -> Iterator[Fault]:
+              closes_connections: bool = False) -> AbstractContextManager[Fault]:
         """Add a toxic (one per direction for ``stream="both"``) for the ``with`` body, then remove it."""
         streams = _streams(stream)
-        f = Fault(self, fault or type, next(_ids), type, stream, dict(attributes or {}), toxicity)
-        requested = time.monotonic()
-        try:
-            for s in streams:
-                f.toxics.append(self.client.add_toxic(self.proxy, type, s, f.attributes,
-                                                      name=f"{f.name}-{s}-{f.fault_id}", toxicity=toxicity))
-        except BaseException:
-            with suppress(Exception):
-                self._remove(f)  # a half-applied "both" must not outlive the failed call
-            raise
-        self.history.record(NETWORK, "fault_start", requested_t=requested, **f.describe())
-        try:
-            yield f
-        finally:
-            requested = time.monotonic()
+        f = Fault(self, fault or type, next_fault_id(), type, stream, dict(attributes or {}), toxicity)
+
+        def apply() -> None:
             try:
-                gone = self._remove(f)
-            except BaseException as exc:
-                self.history.record(NETWORK, "fault_clear_failed", error=repr(exc), **f.describe())
+                for s in streams:
+                    f.toxics.append(self.client.add_toxic(self.proxy, type, s, f.attributes,
+                                                          name=f"{f.name}-{s}-{f.fault_id}", toxicity=toxicity))
+            except BaseException:
+                with suppress(Exception):
+                    self._remove(f)  # a half-applied "both" must not outlive the failed call
                 raise
-            self.history.record(NETWORK, "fault_end", requested_t=requested,
-                                cleared_by="removed" if gone else "already_removed",
-                                closes_connections=closes_connections, **f.describe())
+
+        def clear() -> dict[str, Any]:
+            return {"cleared_by": "removed" if self._remove(f) else "already_removed"}
+
+        return self.recorder.fault(f, apply=apply, clear=clear, closes_connections=closes_connections)
 
     def _remove(self, f: Fault) -> bool:
         removed = [self.client.remove_toxic(self.proxy, t.name) for t in f.toxics]
@@ -185,26 +171,17 @@ class FaultyLink:
         return self.toxic("reset_peer", stream=stream, attributes={"timeout": int(timeout_ms)},
                           closes_connections=True)
 
-    @contextmanager
-    def down(self) -> Iterator[Fault]:
+    def down(self) -> AbstractContextManager[Fault]:
         """Disable the proxy: every connection is closed now and new ones are refused
         (ECONNREFUSED) until the scope ends and the proxy listens again on the same port."""
-        f = Fault(self, "down", next(_ids), "down", "both", {})
-        requested = time.monotonic()
-        self.client.set_enabled(self.proxy, False)
-        self.history.record(NETWORK, "fault_start", requested_t=requested, closes_connections=True,
-                            **f.describe())
-        try:
-            yield f
-        finally:
-            requested = time.monotonic()
-            try:
-                self.client.set_enabled(self.proxy, True)
-            except BaseException as exc:
-                self.history.record(NETWORK, "fault_clear_failed", error=repr(exc), **f.describe())
-                raise
-            self.history.record(NETWORK, "fault_end", requested_t=requested, cleared_by="enabled",
-                                closes_connections=True, **f.describe())
+        f = Fault(self, "down", next_fault_id(), "down", "both", {})
+
+        def clear() -> dict[str, Any]:
+            self.client.set_enabled(self.proxy, True)
+            return {"cleared_by": "enabled"}
+
+        return self.recorder.fault(f, apply=lambda: self.client.set_enabled(self.proxy, False), clear=clear,
+                                   closes_connections=True)
 
     # -- one real RST ----------------------------------------------------------------------------
     def tcp_reset(self, local_port: int) -> TcpSocket:
@@ -226,10 +203,7 @@ class FaultyLink:
             raise LookupError(f"no established connection {self.address} <- client port {local_port}; "
                               f"connections on the proxy: {[s.four_tuple for s in live] or 'none'}")
         s = killed[0]
-        self.history.record(NETWORK, "tcp_reset", requested_t=requested, fault="tcp_reset", proxy=self.name,
-                            type="tcp_reset", stream="both", attributes={}, client_port=int(local_port),
-                            local=s.local, local_port=s.local_port, peer=s.peer, peer_port=s.peer_port,
-                            four_tuple=s.four_tuple)
+        self.recorder.tcp_reset(s, requested_t=requested, side="server", scope="link", proxy=self.name)
         return s
 
     def client_port_of(self, process: Any) -> int:
@@ -237,23 +211,15 @@ class FaultyLink:
 
         ``process`` is an SDK driver (its ``connections()`` reports the SDK process's own sockets,
         see harness/drivers/PROTOCOL.md), else anything with a ``pid`` (a Popen), else a pid; for a
-        pid, ``ss`` finds the sockets of it and its descendants. Raises ``LookupError`` unless there
-        is exactly one such connection."""
-        if callable(getattr(process, "connections", None)):
-            ports = [_port(c["local"]) for c in process.connections()
-                     if c.get("state", "ESTABLISHED") == "ESTABLISHED" and _port(c["remote"]) == self.listen_port]
-            who = f"driver pid {getattr(process, 'pid', '?')}"
-        else:
-            pid = process if isinstance(process, int) else getattr(process, "pid", None)
-            if not isinstance(pid, int):
-                raise TypeError(f"client_port_of needs a driver, a pid or an object with .pid, got {process!r}")
-            ports = [c.local_port for c in tcp_sockets.connections_of(pid, self.listen_port)]
-            who = f"pid {pid}"
+        pid, ``ss`` finds the sockets of it and its descendants (``sockets.client_ports``). Raises
+        ``LookupError`` unless there is exactly one such connection."""
+        ports = tcp_sockets.client_ports(process, self.listen_port)
         if len(ports) != 1:
-            raise LookupError(f"expected one connection from {who} to {self.address}, found client ports "
-                              f"{ports or 'none'}")
+            raise LookupError(f"expected one connection from {_who(process)} to {self.address}, found client "
+                              f"ports {ports or 'none'}")
         return ports[0]
 
 
-def _port(addr: str) -> int:
-    return int(str(addr).rsplit(":", 1)[1])
+def _who(process: Any) -> str:
+    pid = process if isinstance(process, int) else getattr(process, "pid", "?")
+    return f"driver pid {pid}" if callable(getattr(process, "connections", None)) else f"pid {pid}"

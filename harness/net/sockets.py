@@ -2,7 +2,7 @@
 
 ``ss -K`` asks the kernel (sock_diag, ``CONFIG_INET_DIAG_DESTROY``) to destroy a socket; the kernel
 then sends a real RST to the peer. That is the only way to reset *one chosen* established
-connection from outside both processes (Toxiproxy's ``reset_peer`` cannot: see netfaults.py).
+connection from outside both processes (Toxiproxy's ``reset_peer`` cannot: see link.py).
 """
 
 from __future__ import annotations

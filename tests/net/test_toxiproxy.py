@@ -272,7 +272,7 @@ def test_client_port_of_finds_the_one_connection(link: FaultyLink) -> None:
 
 @needs_root
 def test_reset_peer_fins_established_but_resets_new_connections(link: FaultyLink, history: History) -> None:
-    """Pins the measurement in netfaults.py: the toxic cannot RST an already established link."""
+    """Pins the measurement in link.py: the toxic cannot RST an already established link."""
     with RstSniffer(history, ports={link.listen_port}), connect(link) as old:
         assert round_trip(old) == b"ping"
         old_port = old.getsockname()[1]
