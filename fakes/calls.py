@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from harness.history import FAKE, History
+from fakes.recorder import FAKE, Recorder
 
 NO_DEADLINE = 1e6  # grpc reports a huge time_remaining() when the client sent no deadline
 
@@ -35,7 +35,7 @@ def metadata_of(context: grpc.ServicerContext) -> list[list[str]]:
 class Call:
     """One RPC as the fake saw it."""
 
-    def __init__(self, history: History, call_id: int, method: str, gen: int,
+    def __init__(self, history: Recorder, call_id: int, method: str, gen: int,
                  context: grpc.ServicerContext, raw: bytes, streaming: bool,
                  is_gen_stopping: Callable[[int], bool], on_end: Callable[[Call], None]) -> None:
         self.history = history

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakes import pb
-from harness.history import FAKE, History
+from fakes.recorder import FAKE, Recorder
 
 ACTIVITY = "activityRequest"
 ORCHESTRATOR = "orchestratorRequest"
@@ -78,7 +78,7 @@ class Instance:
 
 
 class Engine:
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: Recorder) -> None:
         self.history = history
         self.cond = threading.Condition(threading.RLock())
         self.queue: deque[Item] = deque()

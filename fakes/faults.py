@@ -13,6 +13,11 @@ Semantics (unary RPC / GetWorkItems stream):
 - Silence(after_messages): stream: send N messages, then keep the stream open and send nothing
   (no pings, no items). Unary: same as Hang.
 - Delay(seconds): answer normally after a delay (stream: start streaming after the delay).
+- AbortAfter(seconds, code, details): unary: a call still being served ``seconds`` after it
+  started is aborted with ``code`` (a load balancer's cut of idle long polls, e.g. DTS at 240 s).
+  The call's own work still ends it earlier: a long poll whose awaited state is reached within
+  ``seconds`` is answered normally. Recorded as an ``Abort`` server_fault when (and only if) it
+  cuts the call. Streams: ignored (the rule is used up, nothing happens).
 
 When a stream fault needs ``after_messages`` messages and the health-ping cadence is off and no
 work is queued, the fake sends health pings right away so "after N messages" always holds.
@@ -66,7 +71,17 @@ class Delay:
         return asdict(self)
 
 
-Fault = Union[Abort, EndOk, Hang, Silence, Delay]
+@dataclass(frozen=True)
+class AbortAfter:
+    seconds: float
+    code: grpc.StatusCode
+    details: str = "injected"
+
+    def params(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "code": self.code.name, "details": self.details}
+
+
+Fault = Union[Abort, EndOk, Hang, Silence, Delay, AbortAfter]
 
 
 def fault_name(fault: Fault) -> str:

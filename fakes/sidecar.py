@@ -8,6 +8,15 @@ in engine.py.
 Servers come in *generations*: ``goaway()`` starts generation N+1 on the same port
 (SO_REUSEPORT, on by default in grpcio) before stopping generation N gracefully, like a rolling
 upgrade, so clients see GOAWAY but never a refused connect.
+
+Hooks for scripted scenarios (harness/repro/, field reports), all public:
+
+- ``end_stream(call_id, code, details)`` ends ONE open GetWorkItems stream now, recorded as a
+  ``server_fault`` on that call (``end_streams`` ends them all, unrecorded: a drain);
+  ``open_streams()`` lists the candidates.
+- ``inject(method, AbortAfter(seconds, code))`` cuts unary calls still being served ``seconds``
+  after they started (faults.py), e.g. a DTS-style cut-off of idle long polls.
+- ``goaway()``, ``restart()``, ``set_health_ping_interval()``, ``schedule_activity()``, ``engine``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from fakes.calls import Call
 from fakes.engine import Engine, Item
 from fakes.faults import (
     Abort,
+    AbortAfter,
     Delay,
     EndOk,
     Fault,
@@ -37,7 +47,7 @@ from fakes.faults import (
     after_messages,
     fault_name,
 )
-from harness.history import FAKE, History
+from fakes.recorder import FAKE, Recorder
 
 SERVER_OPTIONS = [
     # Permit client keepalive pings at any rate, with or without calls, so the fake never
@@ -57,7 +67,7 @@ class _Ended(Exception):
 class FakeSidecar:
     """Fake TaskHubSidecarService. See module docstring; public API is documented per method."""
 
-    def __init__(self, history: History, *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, history: Recorder, *, host: str = "127.0.0.1", port: int = 0,
                  health_ping_interval: float | None = None) -> None:
         self.history = history
         self.host = host
@@ -188,6 +198,23 @@ class FakeSidecar:
             self._cond.notify_all()
         return ids
 
+    def end_stream(self, call_id: int, code: str | grpc.StatusCode, details: str = "", *,
+                   fault: str = "EndStream", **extra: Any) -> bool:
+        """End ONE open GetWorkItems stream now: with status OK if ``code`` is "OK", else aborted with
+        ``code``/``details``. Recorded first as a ``server_fault`` on that call (``fault`` names it,
+        ``extra`` adds fields), so ``checks.queries.server_close_time`` finds the server's decision.
+        Returns False (and records nothing) if the stream is gone or already asked to end."""
+        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        with self._cond:
+            call = self._streams.get(call_id)
+            if call is None or call.end_request is not None:
+                return False
+            self.history.record(FAKE, "server_fault", fault=fault, method="GetWorkItems", call_id=call_id,
+                                peer=call.peer, messages=call.messages, code=name, details=details, **extra)
+            call.end_request = (name, details)
+            self._cond.notify_all()
+        return True
+
     def _wait_ended(self, call_ids: list[int], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -287,6 +314,22 @@ class FakeSidecar:
             hit = self._faults.match(call.method, call.call_id)
         return hit[1] if hit else None
 
+    def _abort_after(self, call: Call, req: Any, fault: AbortAfter) -> Abort | None:
+        """Hold a unary call up to ``fault.seconds``; the Abort to apply if it is still being served
+        then, None if it ended or its own answer became ready first (the handler answers it)."""
+        def reached() -> bool:  # the long poll's own answer is ready: let the handler answer it
+            inst = self.engine.instances.get(getattr(req, "instanceId", ""))
+            if inst is None:
+                return True
+            return inst.terminal or (call.method == "WaitForInstanceStart"
+                                     and inst.status != pb.ORCHESTRATION_STATUS_PENDING)
+
+        t0 = time.monotonic()
+        self._block(call, fault.seconds, reached)
+        if not self._alive(call) or reached() or time.monotonic() - t0 < fault.seconds:
+            return None
+        return Abort(fault.code, fault.details)
+
     def _record_fault(self, call: Call, fault: Fault) -> None:
         self.history.record(FAKE, "server_fault", fault=fault_name(fault), method=call.method,
                             call_id=call.call_id, peer=call.peer, messages=call.messages, **fault.params())
@@ -351,6 +394,8 @@ class FakeSidecar:
                 if req is None:
                     self._abort(call, grpc.StatusCode.INVALID_ARGUMENT, "request did not decode")
                 fault = self._take_fault(call)
+                if isinstance(fault, AbortAfter):
+                    fault = self._abort_after(call, req, fault)
                 if fault is not None:
                     self._record_fault(call, fault)
                     if isinstance(fault, Abort):
@@ -438,6 +483,8 @@ class FakeSidecar:
 
     def _work_items(self, call: Call) -> Iterator[Any]:
         fault = self._take_fault(call)
+        if isinstance(fault, AbortAfter):  # a unary-only fault: used up, nothing happens
+            fault = None
         if isinstance(fault, Delay):
             self._record_fault(call, fault)
             self._block(call, fault.seconds)

@@ -3,7 +3,9 @@
 One test item per ``*.toml`` under scenarios/ (except templates starting with ``_``). Each item
 uses the conformance plugin's fixtures and options (harness/plugin.py): the SDK build
 (``--sdk``/``--sdk-version``/``--sdk-path``), the session's Toxiproxy server, the test's History and
-the timing tolerance, then runs harness.repro.runner.ScenarioRun. A file that does not validate is a
+the timing tolerance, then runs harness.repro.runner.ScenarioRun, which starts the test's fake, proxy
+and driver with harness/rig.py (the same parts as the plugin's fixtures) behind the session's
+Toxiproxy and stops them whatever happens. A file that does not validate is a
 collection error naming the file, the step and the field. PASS passes, FAIL fails with every
 verdict explained, NOT APPLICABLE skips with "NOT APPLICABLE to this SDK build: ...".
 """

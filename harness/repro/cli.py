@@ -77,7 +77,7 @@ def repro(args: Any) -> int:
         for k, p in files.items():
             print(f"  {k:14} {p}")
         if "timeline" not in files:
-            print("  (no timeline picture: harness/report/timeline.py is not available; the history JSON has it all)")
+            print("  (no timeline picture: harness/report/timeline/ is not available; the history JSON has it all)")
         codes.append(out.exit_code)
     if len(scenarios) > 1:
         print("\nsummary: " + ", ".join(f"{sc.name}={c}" for sc, c in zip(scenarios, codes, strict=True)))

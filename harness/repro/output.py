@@ -1,5 +1,5 @@
 """What a run shows and leaves behind: a compact timeline, the verdict, and an output folder with the
-history (JSON), the verdicts and a timeline picture (harness/report/timeline.py, when it is available)."""
+history (JSON), the verdicts and a timeline picture (harness/report/timeline/, when it is available)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _describe(ev: Event) -> str:
         return f"server fault {d.get('fault')} on {d.get('method')} call {d.get('call_id')} {d.get('code', '')} {d.get('details', '')!r}"
     if ev.source == NETWORK and ev.kind in ("fault_start", "fault_end"):
         return f"{ev.kind} {d.get('fault')} {d.get('stream')} {d.get('attributes') or ''}"
-    skip = {"request", "metadata", "peer", "params", "options"}
+    skip = {"request", "metadata", "peer", "params", "options", "capabilities"}
     return ev.kind + " " + " ".join(f"{k}={_short(v)}" for k, v in d.items() if k not in skip)
 
 

@@ -379,3 +379,49 @@ def test_real_sdk_end_to_end(fake: FakeSidecar, history: History, tmp_path: Path
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q", "-p", "no:durabletask_conformance"]))
+
+
+# -- hooks for scripted scenarios (harness/repro) --------------------------------------------------
+def test_end_stream_ends_one_stream_and_records_it(fake: FakeSidecar, channel: grpc.Channel,
+                                                   history: History) -> None:
+    s1 = work_items(channel, timeout=3)
+    first = fake.wait_for_stream(2)
+    s2 = work_items(channel, timeout=0.5)
+    deadline = time.monotonic() + 2
+    while len(fake.open_streams()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.end_stream(first, "UNKNOWN", "stream timeout", fault="IdleCutoff", step=3) is True
+    assert fake.end_stream(first, "UNKNOWN", "again") is False  # already asked to end: nothing recorded
+    with pytest.raises(grpc.RpcError) as e:
+        list(s1)
+    assert (e.value.code(), e.value.details()) == (grpc.StatusCode.UNKNOWN, "stream timeout")
+    with pytest.raises(grpc.RpcError) as e:  # the other stream was left alone
+        list(s2)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    (fault,) = history.select(FAKE, "server_fault")
+    assert fault.data == {"fault": "IdleCutoff", "method": "GetWorkItems", "call_id": first,
+                          "peer": fault.get("peer"), "messages": 0, "code": "UNKNOWN",
+                          "details": "stream timeout", "step": 3}
+    assert ends(history, first).get("code") == "UNKNOWN"
+
+
+def test_abort_after_cuts_a_long_poll_still_waiting(fake: FakeSidecar, channel: grpc.Channel,
+                                                    history: History) -> None:
+    from fakes.faults import AbortAfter
+    wait = unary(channel, "WaitForInstanceCompletion")
+    never = fake.start_orchestration("never-finishes")
+    fake.inject("WaitForInstanceCompletion", AbortAfter(0.3, grpc.StatusCode.DEADLINE_EXCEEDED, "cut"), count=None)
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        wait(pb.GetInstanceRequest(instanceId=never), timeout=5)
+    assert (e.value.code(), e.value.details()) == (grpc.StatusCode.DEADLINE_EXCEEDED, "cut")
+    assert 0.28 <= time.monotonic() - t0 < 2
+    fault = history.first(source=FAKE, kind="server_fault")
+    assert (fault.get("fault"), fault.get("code"), fault.get("details")) == ("Abort", "DEADLINE_EXCEEDED", "cut")
+    # the call's own answer comes first: answered normally, nothing recorded as a fault
+    done = fake.start_orchestration("finishes")
+    fut = wait.future(pb.GetInstanceRequest(instanceId=done), timeout=5)
+    time.sleep(0.1)
+    fake.engine.terminate(done, '"finished"')
+    assert fut.result(timeout=3).exists
+    assert len(history.select(FAKE, "server_fault")) == 1

@@ -175,6 +175,11 @@ def test_not_toml_and_all_errors_at_once(tmp_path):
     assert len(msg.splitlines()) == 2
 
 
+def test_a_list_where_one_name_belongs_is_a_validation_error(tmp_path):
+    msg = errors_of(tmp_path, GOOD.replace('fault = "blackhole"', 'fault = ["blackhole"]'))
+    assert "field 'fault': expected one name (a string), got ['blackhole']" in msg
+
+
 def test_nothing_is_started_before_the_file_is_valid(tmp_path, monkeypatch):
     """An invalid file: the CLI exits 2 naming the error and never resolves the SDK nor starts a part."""
     import harness.repro.runner as runner
@@ -210,8 +215,8 @@ def test_cli_end_to_end(tmp_path):
     hist = json.loads((out / "history.json").read_text())
     assert hist["meta"]["scale"] == 0.01 and hist["meta"]["verdict"] == "PASS"
     assert any(e["kind"] == "step" for e in hist["events"])
-    if (ROOT / "harness" / "timeline.py").exists():
-        assert (out / "timeline.html").is_file()
+    assert (out / "timeline.html").is_file() and (out / "timeline.txt").is_file()
+    assert "<svg" in (out / "timeline.html").read_text()
     # the exit code follows the verdict: the same file with a bound no build can meet FAILs
     impossible = tmp_path / "impossible.toml"
     impossible.write_text((FIELD / "js69_hello_never_answers.toml").read_text()

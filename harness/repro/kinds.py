@@ -1,0 +1,193 @@
+"""Every fault, action and check a scenario file can use, each declared ONCE: its name, group, doc,
+fields (with types, defaults and docs) and what it does -- ``apply`` (steps.py) for a fault or an
+action, ``evaluate`` (expect.py) for a check, plus the few flags in ``model.Kind``.
+
+Validation and scaling (schema.py), the runner (runner.py), the checks (expect.py via each
+Expect's kind) and ``python -m harness repro --vocabulary`` all read these tables; adding a kind is
+one entry here plus its small function.
+"""
+
+from __future__ import annotations
+
+from harness.repro import expect, steps
+from harness.repro.model import METHODS, RST_STREAM_STATUS, STATUS_CODES, STREAM_DIRS, WITHIN_NAMES, F, Kind
+
+
+def _stream(default: str = "both") -> F:
+    return F("choice", "which direction: client->server (upstream), server->client (downstream) or both",
+             default=default, choices=STREAM_DIRS)
+
+
+_FOR = F("time", "how long the fault lasts; omitted = until the scenario ends")
+
+NETWORK = [
+    Kind("blackhole", "network", "Toxiproxy `timeout` toxic with timeout=0: bytes are dropped, the TCP "
+         "connection stays open. Clearing it CLOSES the connections it was on (Toxiproxy).",
+         {"stream": _stream(), "for": _FOR},
+         apply=steps.blackhole),
+    Kind("latency", "network", "Toxiproxy `latency` toxic: every chunk is delayed by latency_s +- jitter_s.",
+         {"latency_s": F("time", "delay per chunk", required=True),
+          "jitter_s": F("time", "random +- jitter", default=0.0), "stream": _stream("downstream"), "for": _FOR},
+         apply=steps.latency),
+    Kind("bandwidth", "network", "Toxiproxy `bandwidth` toxic (not scaled: a rate is not a time).",
+         {"rate_kbps": F("int", "KB/s (1 KB = 1000 bytes)", required=True), "stream": _stream("downstream"),
+          "for": _FOR},
+         apply=steps.bandwidth),
+    Kind("limit_data", "network", "Toxiproxy `limit_data` toxic: forward `bytes` more bytes per connection, "
+         "then close it.", {"bytes": F("int", "bytes", required=True), "stream": _stream("downstream"),
+                            "for": _FOR},
+         apply=steps.limit_data),
+    Kind("slow_close", "network", "Toxiproxy `slow_close` toxic: hold a close (FIN) for delay_s.",
+         {"delay_s": F("time", "delay", required=True), "stream": _stream("downstream"), "for": _FOR},
+         apply=steps.slow_close),
+    Kind("reset_peer", "network", "Toxiproxy `reset_peer` toxic. An RST only for connections accepted while "
+         "it exists; an ESTABLISHED connection gets a FIN on its next chunk (measured; harness/net/link.py). "
+         "For an RST on the live connection use tcp_reset.",
+         {"timeout_s": F("time", "wait this long after the next chunk, then close", default=0.0),
+          "stream": _stream("downstream"), "for": _FOR},
+         apply=steps.reset_peer),
+    Kind("tcp_reset", "network", "a real TCP RST on every established connection of the SDK process to the "
+         "proxy (`ss -K`; needs root).", {},
+         apply=steps.tcp_reset),
+    Kind("down", "network", "Toxiproxy proxy disabled: connections closed now, new ones refused "
+         "(ECONNREFUSED) until `for` ends.", {"for": _FOR},
+         apply=steps.down),
+]
+SERVER = [
+    Kind("abort_stream", "server", "the fake ends every open GetWorkItems stream now with grpc-status `code` "
+         "and grpc-message `message` (trailers-only HEADERS with END_STREAM).",
+         {"code": F("choice", "grpc status", required=True, choices=STATUS_CODES),
+          "message": F("str", "grpc-message", default="")},
+         apply=steps.abort_stream),
+    Kind("end_stream_ok", "server", "the fake ends every open GetWorkItems stream now with status OK.",
+         {"message": F("str", "recorded reason", default="")},
+         apply=steps.end_stream_ok),
+    Kind("rst_stream", "server", "the server resets the GetWorkItems stream with HTTP/2 RST_STREAM.",
+         {"error_code": F("choice", "HTTP/2 error code", default="CANCEL", choices=tuple(RST_STREAM_STATUS))},
+         approximates="grpcio cannot send RST_STREAM: the fake aborts the stream with the status grpc-core "
+         "reports for that code (CANCEL -> CANCELLED, NO_ERROR before trailers -> INTERNAL, REFUSED_STREAM -> "
+         "UNAVAILABLE) and the message 'Received RST_STREAM with error code N'. The client sees the same "
+         "status; the frames on the wire differ (trailers instead of RST_STREAM).",
+         apply=steps.rst_stream),
+    Kind("goaway", "server", "graceful drain like a DTS rolling upgrade: with `handover` a new server "
+         "generation listens on the same port first; open streams end with OK, then HTTP/2 GOAWAY and the old "
+         "server stops after grace_s.",
+         {"grace_s": F("time", "drain grace", default=1.0), "handover": F("bool", "no refused connects", default=True)},
+         apply=steps.goaway, ends_itself=True),
+    Kind("restart_server", "server", "hard server restart: every connection drops (UNAVAILABLE); with `for` "
+         "the port refuses connections for that long before the new server listens.",
+         {"grace_s": F("time", "stop grace", default=0.0), "for": F("time", "downtime", default=0.0)},
+         apply=steps.restart_server),
+    Kind("idle_cutoff", "server", "a load balancer rule: any GetWorkItems stream idle for after_s (no message "
+         "since its last one, or since it started with since=\"stream_start\") is ended with `code`/`message` "
+         "(ACA: UNKNOWN 'stream timeout' at 240 s). Applies to every stream while in force.",
+         {"after_s": F("time", "idle time before the cut", required=True),
+          "code": F("choice", "grpc status of the cut", default="UNKNOWN", choices=STATUS_CODES),
+          "message": F("str", "grpc-message", default="stream timeout"),
+          "since": F("choice", "what resets the idle clock", default="last_message",
+                     choices=("last_message", "stream_start")),
+          "for": _FOR},
+         apply=steps.idle_cutoff),
+    Kind("stop_health_pings", "server", "the fake stops sending HealthPing messages (resumes after `for`).",
+         {"for": _FOR},
+         apply=steps.stop_health_pings),
+    Kind("health_pings", "server", "the fake sends a HealthPing every every_s on idle streams.",
+         {"every_s": F("time", "cadence", required=True)},
+         apply=steps.health_pings),
+    Kind("hang", "server", "calls of `method` get no answer (streams: no headers, no messages) until the "
+         "client gives up.", {"method": F("choice", "RPC", required=True, choices=METHODS),
+                              "count": F("int", "how many calls (0 = every call while in force)", default=1),
+                              "for": _FOR},
+         apply=steps.hang),
+    Kind("reject", "server", "calls of `method` are answered at once with `code` (streams: before any message).",
+         {"method": F("choice", "RPC", required=True, choices=METHODS),
+          "code": F("choice", "grpc status", default="UNAVAILABLE", choices=STATUS_CODES),
+          "message": F("str", "grpc-message", default="injected"),
+          "count": F("int", "how many calls (0 = every call while in force)", default=1), "for": _FOR},
+         apply=steps.reject),
+    Kind("long_poll_cutoff", "server", "WaitForInstanceCompletion/WaitForInstanceStart calls that are still "
+         "waiting after_s after they started are ended with `code` (DTS: 504 -> DEADLINE_EXCEEDED at 240 s).",
+         {"after_s": F("time", "cut after", required=True),
+          "code": F("choice", "grpc status", default="DEADLINE_EXCEEDED", choices=STATUS_CODES),
+          "message": F("str", "grpc-message", default="idle request limit"),
+          "count": F("int", "how many calls (0 = every call while in force)", default=0), "for": _FOR},
+         apply=steps.long_poll_cutoff),
+]
+ACTIONS = [
+    Kind("stop_worker", "action", "the app stops the worker (worker.stop()); the step ends when stop() "
+         "returns (the harness waits up to 30 s, not scaled: it is a bound, not a behaviour).", {},
+         apply=steps.stop_worker, ends_itself=True),
+    Kind("start_worker", "action", "the app starts the worker (again).", {},
+         apply=steps.start_worker),
+    Kind("queue_activities", "action", "the server queues standalone activities (work for the worker).",
+         {"count": F("int", "how many", default=1), "duration_s": F("time", "each one's run time", default=0.0)},
+         apply=steps.queue_activities, activities=steps.queue_activities_defs),
+    Kind("probe", "action", "the server queues one instant probe activity (a working stream completes it).", {},
+         apply=steps.probe),
+    Kind("mark", "action", "only a marker in the timeline.", {},
+         apply=steps.mark),
+]
+STEP_KINDS: dict[str, Kind] = {k.name: k for k in NETWORK + SERVER + ACTIONS}
+FAULTS = [k.name for k in NETWORK + SERVER]
+ACTION_NAMES = [k.name for k in ACTIONS]
+
+_AFTER = F("ref", "reference point: \"start\"; \"step N\" (when step N began; its last repetition unless "
+           "each = true); \"step N end\" (when its `for` ended, or the action finished); \"activity\" (when "
+           "the workload activity was queued); \"server_close\" (when the server decided to end a GetWorkItems "
+           "stream: an abort/cut/RST; the last one unless each = true)", required=True)
+_WITHIN = F("within", "bound in seconds (scaled): a number, a window name (" + ", ".join(WITHIN_NAMES)
+            + ") or a list summed, e.g. [\"hello_timeout\", \"first_reconnect\"]; the run's timing "
+            "tolerance is added once", required=True)
+_EACH = F("bool", "check after every repetition of the referenced step", default=False)
+
+CHECKS_LIST = [
+    Kind("reconnected_within", "check", "a new GetWorkItems stream reaches the server within `within` of `after` "
+         "(checks.worker.reconnected_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH},
+         evaluate=expect.reconnected_within),
+    Kind("hello_within", "check", "the next Hello (connect attempt) within `within` of `after` "
+         "(checks.worker.hello_within).", {"after": _AFTER, "within": _WITHIN, "each": _EACH},
+         evaluate=expect.hello_within),
+    Kind("working_stream_within", "check", "a WORKING GetWorkItems stream again: a probe activity queued at "
+         "`after` is completed within `within` (checks.worker.work_completed).", {"after": _AFTER, "within": _WITHIN},
+         evaluate=expect.working_stream_within, needs=("probe",)),
+    Kind("stream_abandoned_after_silence", "check", "the stream that was open when step `step` began is given "
+         "up silent_timeout after its last message (checks.worker.stream_abandoned_after_silence).",
+         {"step": F("step", "the step that silenced the stream", required=True)},
+         evaluate=expect.stream_abandoned_after_silence),
+    Kind("activity_completed_within", "check", "every workload activity is completed within `within` of "
+         "`after` (default: when it was queued) (checks.worker.work_completed).",
+         {"after": F("ref", _AFTER.doc, default="activity"), "within": _WITHIN},
+         evaluate=expect.activity_completed_within, needs=("activities",)),
+    Kind("exactly_once", "check", "every workload activity's result is delivered exactly once "
+         "(checks.worker.exactly_once).", {},
+         evaluate=expect.exactly_once, needs=("activities",)),
+    Kind("activity_runs_at_most", "check", "the app ran each workload activity at most `at_most` times "
+         "(checks.field.activity_runs_at_most).", {"at_most": F("int", "runs", default=1)},
+         evaluate=expect.activity_runs_at_most, needs=("activities",)),
+    Kind("no_request_after", "check", "no request of `methods` (default all) reaches the server after `after` "
+         "(checks.worker.no_rpc_after).", {"after": _AFTER, "methods": F("methods", "RPC names", default=())},
+         evaluate=expect.no_request_after),
+    Kind("max_connections", "check", "at most `at_most` TCP connections from the SDK process to the server "
+         "were open at any sample (checks.conn.max_open_connections).", {"at_most": F("int", "connections",
+                                                                                   required=True)},
+         evaluate=expect.max_connections, needs=("tcp_samples",)),
+    Kind("no_channel_recreated", "check", "no SDK-owned channel created between `after` and `before` "
+         "(checks.client.no_sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window (default: "
+                                                                              "end of the run)")},
+         evaluate=expect.no_channel_recreated),
+    Kind("channel_recreated", "check", "an SDK-owned channel is created between `after` and `before` "
+         "(checks.client.sdk_channel_created).", {"after": _AFTER, "before": F("ref", "end of the window")},
+         evaluate=expect.channel_recreated),
+    Kind("stream_lasted_at_least", "check", "the first GetWorkItems stream stayed open at least `min_s` "
+         "(checks.field.stream_lasted_at_least).", {"min_s": F("time", "minimum lifetime", required=True)},
+         evaluate=expect.stream_lasted_at_least),
+    Kind("retried_after_fault", "check", "every call of `method` the server faulted (hang/reject/cut) is "
+         "followed by a new call of that method within `within` of the faulted call's start "
+         "(checks.field.retried_after_fault).", {"method": F("choice", "RPC", required=True, choices=METHODS),
+                                             "within": _WITHIN},
+         evaluate=expect.retried_after_fault),
+    Kind("long_polls_returned", "check", "every long poll of the workload returned the orchestration's final "
+         "state (no exception) (checks.field.client_calls_succeeded).", {},
+         evaluate=expect.long_polls_returned, needs=("long_poll",)),
+]
+CHECKS: dict[str, Kind] = {k.name: k for k in CHECKS_LIST}

@@ -1,0 +1,141 @@
+"""The kinds table (harness/repro/kinds.py) is the one place a fault, action or check is declared:
+validation, the runner, the checks and --vocabulary all read it. Nothing here starts a process."""
+
+from __future__ import annotations
+
+import textwrap
+from types import SimpleNamespace
+
+import pytest
+
+from harness.history import FAKE, SCENARIO, History
+from harness.repro import kinds, schema, steps
+from harness.repro.expect import evaluate
+from harness.repro.model import F, Kind
+from harness.repro.runner import ScenarioRun
+from harness.repro.schema import parse_scenario
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+def _raw(text: str) -> dict:
+    return tomllib.loads(textwrap.dedent(text))
+
+
+BASE = """
+title = "t"
+source = ["x#1"]
+expected = "pass"
+"""
+
+
+def test_every_kind_has_its_behaviour():
+    for k in kinds.STEP_KINDS.values():
+        assert callable(k.apply) and k.evaluate is None, k.name
+    for k in kinds.CHECKS.values():
+        assert callable(k.evaluate) and k.apply is None, k.name
+    assert set(kinds.FAULTS) | set(kinds.ACTION_NAMES) == set(kinds.STEP_KINDS)
+    with pytest.raises(TypeError):
+        Kind("x", "check", "doc", {})  # a check without evaluate
+    with pytest.raises(TypeError):
+        Kind("x", "action", "doc", {}, evaluate=lambda j, e: [])  # an action without apply
+
+
+def test_schema_reads_the_same_table():
+    assert schema.STEP_KINDS is kinds.STEP_KINDS and schema.CHECKS is kinds.CHECKS
+    assert schema.FAULTS is kinds.FAULTS and schema.ACTION_NAMES is kinds.ACTION_NAMES
+
+
+class _Run(ScenarioRun):
+    """A ScenarioRun whose parts are stubs: steps run, nothing is started."""
+
+    def __init__(self, sc, history):
+        super().__init__(sc, sdk=None, history=history, log_dir=".")
+        self.fake = SimpleNamespace(calls=[], open_streams=lambda: [(7, "peer-a"), (9, "peer-b")])
+        self.fake.end_stream = lambda cid, code, msg, **kw: self.fake.calls.append((cid, code, msg, kw))
+
+
+def test_a_new_kind_is_validated_run_and_listed_from_its_one_declaration(monkeypatch):
+    seen = []
+    kind = Kind("wave", "action", "the app waves `times` times.", {"times": F("int", "how many", default=2)},
+                apply=lambda run, st, occ: seen.append((st.index, occ, st.params["times"])))
+    monkeypatch.setitem(kinds.STEP_KINDS, "wave", kind)
+    monkeypatch.setattr(kinds, "ACTIONS", kinds.ACTIONS + [kind])
+    monkeypatch.setattr(kinds, "ACTION_NAMES", kinds.ACTION_NAMES + ["wave"])
+    monkeypatch.setattr(schema, "ACTIONS", kinds.ACTIONS)
+    monkeypatch.setattr(schema, "ACTION_NAMES", kinds.ACTION_NAMES)
+    sc = parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 1
+        action = "wave"
+        times = 3
+        [[expect]]
+        check = "no_request_after"
+        after = "step 1 end"
+        """))
+    assert "  wave: the app waves `times` times." in schema.vocabulary()
+    with pytest.raises(schema.ScenarioError, match="field 'times': expected a whole number"):
+        parse_scenario(_raw(BASE + '[[step]]\nat = 1\naction = "wave"\ntimes = "x"\n'
+                            '[[expect]]\ncheck = "exactly_once"\n'))
+    h = History("t")
+    run = _Run(sc, h)
+    run._step_start(sc.steps[0], 0)
+    assert seen == [(1, 0, 3)]
+    assert [e.get("phase") for e in h.select(SCENARIO, "step")] == ["start", "end"]
+
+
+def test_server_stream_faults_end_every_open_stream_through_the_fakes_hook():
+    sc = parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 0
+        fault = "rst_stream"
+        error_code = "NO_ERROR"
+        [[expect]]
+        check = "reconnected_within"
+        after = "server_close"
+        within = 1
+        """))
+    run = _Run(sc, History("t"))
+    run._step_start(sc.steps[0], 0)
+    msg = "Received RST_STREAM with error code 0"
+    assert run.fake.calls == [(cid, "INTERNAL", msg, {"fault": "RstStream", "step": 1,
+                                                     "approximates": "RST_STREAM(NO_ERROR)"}) for cid in (7, 9)]
+
+
+def test_checks_are_evaluated_through_the_table():
+    sc = parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 0
+        action = "mark"
+        [[expect]]
+        check = "no_request_after"
+        after = "step 1"
+        [[expect]]
+        check = "reconnected_within"
+        after = "server_close"
+        within = 1
+        """))
+    h = History("t")
+    h.record(SCENARIO, "scenario_start")
+    h.record(SCENARIO, "step", step=1, phase="start")
+    h.record(FAKE, "rpc_start", call_id=1, method="Hello")
+    v1, v2 = evaluate(sc, h, 0.25)
+    assert v1.check.startswith("expect 1 (no_request_after): ") and not v1.ok
+    assert v2.check.startswith("expect 2 (reconnected_within): ") and not v2.ok
+    assert "cannot evaluate: the server never ended a GetWorkItems stream" in v2.summary
+
+
+def test_idle_cutoff_rules_come_and_go():
+    run = SimpleNamespace(started=[])
+    run.background = lambda name, fn: run.started.append(name)
+    cuts = steps.IdleCutoffs(run)
+    off1 = cuts.add(1, {"after_s": 1})
+    off2 = cuts.add(2, {"after_s": 2})
+    assert run.started == ["idle-cutoff"]  # one monitor for every rule in force
+    off1()
+    off2()
+    cuts.add(3, {"after_s": 1})
+    assert run.started == ["idle-cutoff", "idle-cutoff"]
