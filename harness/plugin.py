@@ -2,29 +2,31 @@
 
 Registered through the ``pytest11`` entry point (pyproject.toml), so it is active
 wherever this package is installed, including an SDK repository that pip-installed
-us. Hooks and fixtures only; the machinery lives in the modules they call:
+us. Hooks and fixtures only; the machinery lives in the packages they call:
 
-- options.py      command-line options and their validation
-- sdk.py          which SDK build is under test (current env, PyPI version, checkout)
-- toxiproxy_server.py / toxiproxy_client.py / netfaults.py   network faults
-- fakes/sidecar.py                                             server-side faults
-- driver.py       the SDK process and its protocol
-- history.py      the one record of a test; checkers.py decides verdicts from it
-- reporting.py    histories and timelines attached to failed tests
+- harness/options.py   command-line options and their validation
+- harness/sdk/         which SDK build is under test (adapters and their registry)
+- harness/rig.py       starts and stops Toxiproxy -> fake sidecar -> proxy -> SDK driver
+- harness/net/         network faults (Toxiproxy toxics, one-connection faults, TCP resets)
+- fakes/               the fake sidecar and its server-side faults
+- harness/history.py   the one record of a test; harness/checks/ decides verdicts from it
+- harness/report/      histories, verdicts and timelines attached to reports; the matrix
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.history import SCENARIO, History
+from harness.checks.verdict import Verdict, collecting
+from harness.history import History
 from harness.options import Settings, add_options
 from harness.report import attach as reporting
-from harness.report import matrix as conformance_report
+from harness.report import plugin as conformance_report
 from harness.sdk import SdkBuild
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -102,29 +104,23 @@ def sdk_build(conformance_settings: Settings) -> SdkBuild:
 
 @pytest.fixture(scope="session")
 def toxiproxy(conformance_settings: Settings) -> Iterator[object]:
-    """A Toxiproxy API client. Each xdist worker starts its own server on a free loopback port."""
-    from harness.net.toxiproxy_client import Client
-    from harness.net.toxiproxy_server import ToxiproxyServer, ToxiproxyUnavailable, find_or_build_binary
+    """A Toxiproxy API client. Each xdist worker starts its own server on a free loopback port
+    (harness/rig.py), or uses the one at --toxiproxy-url."""
+    from harness import rig
+    from harness.net.toxiproxy_server import ToxiproxyUnavailable
     s = conformance_settings
-    if s.toxiproxy_url:
-        client = Client(s.toxiproxy_url)
+    with contextlib.ExitStack() as stack:
         try:
-            client.version()
+            client = stack.enter_context(rig.toxiproxy(url=s.toxiproxy_url, binary=s.toxiproxy_bin,
+                                                       cache_dir=s.cache_dir))
+        except ToxiproxyUnavailable as exc:
+            pytest.exit(str(exc), returncode=4)
         except Exception as exc:
+            if not s.toxiproxy_url:
+                raise
             pytest.exit(f"--toxiproxy-url {s.toxiproxy_url}: no Toxiproxy server answers there ({exc}). "
                         "Start one, or drop the option to let the suite start its own.", returncode=4)
         yield client
-        return
-    try:
-        binary = find_or_build_binary(s.toxiproxy_bin, s.cache_dir)
-    except ToxiproxyUnavailable as exc:
-        pytest.exit(str(exc), returncode=4)
-    server = ToxiproxyServer(binary, log_dir=s.cache_dir / "logs")
-    server.start()
-    try:
-        yield Client(server.url)
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -145,13 +141,9 @@ def history(request: pytest.FixtureRequest, conformance_settings: Settings) -> H
 @pytest.fixture
 def fake(history: History) -> Iterator[object]:
     """A fake TaskHubSidecarService on a free loopback port, recording into ``history``."""
-    from fakes.sidecar import FakeSidecar
-    sidecar = FakeSidecar(history)
-    sidecar.start()
-    try:
+    from harness import rig
+    with rig.fake_sidecar(history) as sidecar:
         yield sidecar
-    finally:
-        sidecar.stop()
 
 
 @pytest.fixture
@@ -159,37 +151,25 @@ def link(toxiproxy, fake, history: History, request: pytest.FixtureRequest) -> I
     """A Toxiproxy proxy in front of the fake; its ``.address`` is what the SDK connects to.
 
     Network faults are scoped context managers on it (``with link.blackhole(): ...``)."""
-    from harness.net.link import FaultyLink
+    from harness import rig
     name = "dt-" + str(os.getpid()) + "-" + str(abs(hash(request.node.nodeid)) % 10**8)
-    proxy = toxiproxy.create_proxy(name, upstream=fake.address)
-    try:
-        yield FaultyLink(toxiproxy, proxy, history)
-    finally:
-        try:
-            toxiproxy.delete_proxy(proxy.name)
-        except Exception:
-            pass
+    with rig.proxy_link(toxiproxy, fake, history, name=name) as faulty_link:
+        yield faulty_link
 
 
 @pytest.fixture
 def driver(sdk_build, history: History, conformance_settings: Settings,
            request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """The SDK under test, running in its own process, steered over the driver protocol."""
-    from harness.drivers.process import Driver
-    d = Driver(sdk_build.command(conformance_settings.sdk_patches), history, log_dir=tmp_path)
-    request.node.stash.setdefault(DRIVERS_KEY, []).append(d)
-    try:
-        info = d.hello()
-        history.meta["sdk"] = info
-        history.record(SCENARIO, "driver_ready", sdk=info.get("sdk"), sdk_version=info.get("sdk_version"),
-                       capabilities=info.get("capabilities", {}))
+    from harness import rig
+    with rig.sdk_driver(sdk_build, history, log_dir=tmp_path, patches=conformance_settings.sdk_patches,
+                        on_start=request.node.stash.setdefault(DRIVERS_KEY, []).append) as d:
+        info = history.meta["sdk"]
         missing = missing_capabilities(request.node, info.get("capabilities", {}))
         if missing:
             pytest.skip(f"NOT APPLICABLE to this SDK build: {info.get('sdk')} {info.get('sdk_version')} "
                         f"lacks {', '.join(missing)} (capabilities declared by its driver)")
         yield d
-    finally:
-        d.close()
 
 
 def missing_capabilities(node: pytest.Item, capabilities: dict) -> list[str]:
@@ -203,9 +183,22 @@ def missing_capabilities(node: pytest.Item, capabilities: dict) -> list[str]:
 
 
 # -- reporting ---------------------------------------------------------------------------
+VERDICTS_KEY = pytest.StashKey[list[Verdict]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Run the test collecting every verdict ``require`` judges (harness/checks/verdict.py)."""
+    with collecting() as verdicts:
+        item.stash[VERDICTS_KEY] = verdicts
+        return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
+    if report.when == "call" and VERDICTS_KEY in item.stash:  # before attach saves the history
+        reporting.attach_verdicts(item, report, item.stash[VERDICTS_KEY], item.stash.get(HISTORY_KEY, None))
     if report.when in ("call", "setup") or (report.when == "teardown" and report.failed):
         reporting.attach(item, report, item.config.stash[SETTINGS_KEY],
                          item.stash.get(HISTORY_KEY, None), item.stash.get(DRIVERS_KEY, []))

@@ -10,5 +10,5 @@ from tests.conformance.test_broken_variants import run_suite
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
-        code, _out, verdicts = run_suite(Path(d), "conformance", sdk_version=sys.argv[1])
+        code, _out, verdicts, _ = run_suite(Path(d), "conformance", sdk_version=sys.argv[1])
     print(json.dumps(dict(sorted(verdicts.items())), indent=1))

@@ -1,8 +1,8 @@
 """The per-connection, recreation, drain and leak checks FAIL on broken SDK variants, for the right reason.
 
 Each case runs one conformance test in a separate pytest process against durabletask 1.12.0 patched with
-a mutant from harness/drivers/python/mutants/ (conn_*.py, drain_*.py) and asserts exit 1 and the verdict line of the
-requirement the mutant breaks. Needs root and iptables for the recreate test (see harness/net/conn.py).
+a mutant from harness/drivers/python/mutants/ (conn_*.py, drain_*.py) and asserts exit 1 and a failed verdict (by how
+its check starts) of the requirement the mutant breaks. Needs root and iptables for the recreate test (see harness/net/conn.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ WEDGE = "conformance/test_inflight_drain.py::test_failed_completion_does_not_wed
 LEAK = "conformance/test_connection_leak.py::test_no_connection_leak_after_fault_cycles[graceful]"
 
 CASES = [
-    ("conn_reuse_channel.py", REC, "[FAIL] Hello from a new TCP connection within"),
-    ("drain_close_at_once.py", DRAIN, "[FAIL] old channel closed only after the in-flight work finished"),
-    ("drain_drop_completion.py", DRAIN, "[FAIL] the in-flight run's own completion was delivered"),
-    ("conn_never_close.py", LEAK, "[FAIL] at most 1 SDK-owned channel(s) open"),
-    ("conn_never_close.py", DRAIN, "[FAIL] old channel closed only after the in-flight work finished"),
-    ("drain_wedge_on_failed_completion.py", WEDGE, "[FAIL] work item completed on the recovered stream"),
+    ("conn_reuse_channel.py", REC, "Hello from a new TCP connection within"),
+    ("drain_close_at_once.py", DRAIN, "old channel closed only after the in-flight work finished"),
+    ("drain_drop_completion.py", DRAIN, "the in-flight run's own completion was delivered"),
+    ("conn_never_close.py", LEAK, "at most 1 SDK-owned channel(s) open"),
+    ("conn_never_close.py", DRAIN, "old channel closed only after the in-flight work finished"),
+    ("drain_wedge_on_failed_completion.py", WEDGE, "work item completed on the recovered stream"),
 ]
 
 

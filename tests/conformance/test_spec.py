@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from harness.report.matrix import parse_spec
+from harness.report.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r'"([A-Z]+(?:-[A-Z]+)*-\d{3})"')

@@ -1,17 +1,24 @@
-"""harness/report/matrix.py: the requirement matrix built from test reports."""
+"""harness/report/ (spec, results, collector, markdown, html, plugin, attach): the requirement matrix
+built from test reports, with verdicts travelling as data."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from harness.checks.verdict import Verdict, for_requirement
 from harness.history import FAKE, History
-from harness.report import matrix as cr
+from harness.report import attach
+from harness.report import results as cr
+from harness.report.collector import ConformanceCollector
+from harness.report.spec import parse_spec
 
 SPEC = """\
 # spec
@@ -41,7 +48,7 @@ def _report(nodeid: str, when: str, outcome: str, reqs=(), props=(), longrepr=No
                            longrepr=longrepr, longreprtext=str(longrepr or ""))
 
 
-def _run(c: cr.ConformanceCollector, nodeid: str, reqs, outcome: str, **kw) -> None:
+def _run(c: ConformanceCollector, nodeid: str, reqs, outcome: str, **kw) -> None:
     """A test's three phase reports."""
     if outcome == "setup-skip":
         c.add(_report(nodeid, "setup", "skipped", reqs, longrepr=("f.py", 1, kw["reason"])))
@@ -53,13 +60,13 @@ def _run(c: cr.ConformanceCollector, nodeid: str, reqs, outcome: str, **kw) -> N
 
 
 def test_parse_spec_reads_the_table(tmp_path: Path) -> None:
-    reqs = cr.parse_spec(_spec(tmp_path))
+    reqs = parse_spec(_spec(tmp_path))
     assert [r.id for r in reqs] == ["REQ-A", "REQ-B", "REQ-C", "REQ-D", "REQ-E"]
     assert reqs[2].level == "SHOULD" and reqs[2].text == "C is not applicable." and reqs[2].tests == "`test_c.py`"
 
 
 def test_parse_the_real_spec() -> None:
-    ids = [r.id for r in cr.parse_spec()]
+    ids = [r.id for r in parse_spec()]
     assert "WRK-STREAM-001" in ids and "NET-RST-001" in ids
     assert all(i and i != "ID" and not set(i) <= set("-") for i in ids)
 
@@ -73,18 +80,21 @@ def test_requirement_status_rules() -> None:
     assert cr.requirement_status(["skipped"]) == cr.NOT_RUN
 
 
-def _collector(tmp_path: Path) -> cr.ConformanceCollector:
-    c = cr.ConformanceCollector(_spec(tmp_path))
+def _collector(tmp_path: Path) -> ConformanceCollector:
+    c = ConformanceCollector(_spec(tmp_path))
     h = History("t::b2")
     h.record(FAKE, "rpc_start", t=h.t0 + 0.1, call_id=1, method="GetWorkItems", peer="ipv4:127.0.0.1:5000",
              server_gen=1)
     hist = h.save(tmp_path / "histories" / "t_b2.json")
     _run(c, "t.py::test_a", ["REQ-A"], "passed", props=[("sdk", "python"), ("sdk_version", "9.9.9")])
     _run(c, "t.py::test_b1", ["REQ-B", "REQ-A"], "passed")
+    verdicts = [Verdict("first thing", True, "fine"),
+                Verdict("next Hello within 0.450s (bound: x)", False, "first Hello 1.002s after the failure",
+                        measured={"reconnect_delay_s": 1.002}, evidence=[0])]
     failure = SimpleNamespace(reprcrash=SimpleNamespace(
-        message="AssertionError: [PASS] first thing: fine\n[FAIL] next Hello within 0.450s (bound: x): "
-                "first Hello 1.002s after the failure\n  measured: reconnect_delay_s=1.002"))
-    _run(c, "t.py::test_b2", ["REQ-B"], "failed", props=[("history", str(hist))], longrepr=failure)
+        message="AssertionError: " + "\n".join(v.explain() for v in verdicts)))
+    _run(c, "t.py::test_b2", ["REQ-B"], "failed", longrepr=failure,
+         props=[("history", str(hist)), (attach.VERDICTS, json.dumps(attach.verdicts_json(verdicts)))])
     _run(c, "t.py::test_c", ["REQ-C"], "setup-skip", reason="Skipped: NOT APPLICABLE: no async client")
     _run(c, "t.py::test_e", ["REQ-E"], "setup-skip", reason="Skipped: conformance test: run with --sdk=python")
     _run(c, "t.py::test_x", ["REQ-X"], "passed")  # cites an ID SPEC.md does not have
@@ -114,7 +124,7 @@ def test_matrix_statuses(tmp_path: Path) -> None:
 
 
 def test_teardown_failure_fails_the_test(tmp_path: Path) -> None:
-    c = cr.ConformanceCollector(_spec(tmp_path))
+    c = ConformanceCollector(_spec(tmp_path))
     c.add(_report("t::a", "setup", "passed", ["REQ-A"]))
     c.add(_report("t::a", "call", "passed", ["REQ-A"]))
     c.add(_report("t::a", "teardown", "failed", ["REQ-A"], longrepr="E   RuntimeError: driver left running"))
@@ -143,6 +153,7 @@ def test_write_md_and_html_with_links_and_timeline(tmp_path: Path) -> None:
     assert "TCP :5000" in tl
     assert "next Hello within 0.450s (bound: x)" in tl and '<span class="badge fail">FAIL</span>' in tl
     assert '<span class="badge pass">PASS</span>' in tl
+    assert 'class="evidence"' in tl  # the failed verdict's evidence, from the data
     h = page.read_text()
     assert "python 1.12.0" in h
     for status in ("PASS", "FAIL", "NOT APPLICABLE", "NOT RUN"):
@@ -152,7 +163,7 @@ def test_write_md_and_html_with_links_and_timeline(tmp_path: Path) -> None:
 
 
 def test_unreadable_history_does_not_break_the_report(tmp_path: Path) -> None:
-    c = cr.ConformanceCollector(_spec(tmp_path))
+    c = ConformanceCollector(_spec(tmp_path))
     _run(c, "t::b", ["REQ-B"], "failed", props=[("history", str(tmp_path / "nope.json"))],
          longrepr="E   AssertionError: boom")
     md, _ = c.write(tmp_path / "out")
@@ -160,9 +171,35 @@ def test_unreadable_history_does_not_break_the_report(tmp_path: Path) -> None:
     assert "[timeline]" not in md.read_text()
 
 
-def test_verdicts_from_text() -> None:
-    vs = cr.verdicts_from_text("AssertionError: [PASS] a (x: y): fine\n  measured: q=1\n[FAIL] b: bad: worse")
-    assert [(v.check, v.ok, v.summary) for v in vs] == [("a (x: y)", True, "fine"), ("b", False, "bad: worse")]
+def test_verdicts_travel_as_data_into_the_report_the_item_and_the_saved_history(tmp_path: Path) -> None:
+    vs = [*for_requirement("REQ-A", Verdict("a (x: y)", True, "fine", measured={"q": 1, "odd": {1, 2}})),
+          Verdict("b", False, "bad: worse", evidence=[3])]
+    item = SimpleNamespace(nodeid="t.py::test_v", user_properties=[("requirement", "REQ-A")])
+    report = SimpleNamespace(when="call", failed=True, user_properties=list(item.user_properties), sections=[])
+    h = History("t.py::test_v")
+    attach.attach_verdicts(item, report, vs, h)
+    prop = (attach.VERDICTS, json.dumps(attach.verdicts_json(vs)))
+    assert report.user_properties[-1] == prop and item.user_properties[-1] == prop  # teardown/junit copy the item's
+    back = attach.decode_verdicts(prop[1])
+    assert [(v.check, v.ok, v.summary, v.requirement, v.evidence) for v in back] == [
+        ("a (x: y)", True, "fine", "REQ-A", []), ("b", False, "bad: worse", None, [3])]
+    assert back[0].measured["odd"] == str({1, 2})  # what JSON cannot carry becomes its text
+    settings = SimpleNamespace(history_dir=tmp_path, keep_histories=False)
+    attach.attach(item, report, settings, h, [])  # a failed call: the history is saved
+    saved = History.load(attach.history_path(settings, item.nodeid))
+    assert saved.meta["verdicts"] == json.loads(prop[1])
+    with pytest.raises(ValueError):
+        attach.decode_verdicts('{"check": "x"}')
+    with pytest.raises(ValueError):
+        attach.decode_verdicts('[{"ok": true}]')
+
+
+def test_an_unreadable_verdicts_property_counts_against_all_requirements(tmp_path: Path) -> None:
+    c = ConformanceCollector(_spec(tmp_path))
+    _run(c, "t::x", ["REQ-A", "REQ-B"], "failed", longrepr="E   AssertionError: boom",
+         props=[(attach.VERDICTS, "not json")])
+    rows = {r.requirement.id: r.status for r in c.matrix()}
+    assert rows["REQ-A"] == rows["REQ-B"] == cr.FAIL
 
 
 def test_junit_properties_from_markers() -> None:
@@ -173,9 +210,12 @@ def test_junit_properties_from_markers() -> None:
 
 def test_real_pytest_run_with_the_plugin_and_junitxml(tmp_path: Path) -> None:
     """End to end in a child pytest (with xdist when available): the wiring plugin.py will get."""
-    (tmp_path / "SPEC.md").write_text(SPEC)
+    (tmp_path / "SPEC.md").write_text(SPEC.replace(
+        "| REQ-E | MUST | E was only skipped. | `test_e.py` |\n",
+        "| REQ-E | MUST | E was only skipped. | `test_e.py` |\n| REQ-F | MUST | F's verdict failed. | `test_fg.py` |\n"
+        "| REQ-G | MUST | G's verdict passed. | `test_fg.py` |\n"))
     (tmp_path / "conftest.py").write_text(textwrap.dedent(f"""
-        from harness.report import matrix as cr
+        from harness.report import plugin as cr
         def pytest_addoption(parser):
             parser.addoption("--conformance-report-test", default=None)
         def pytest_configure(config):
@@ -200,6 +240,11 @@ def test_real_pytest_run_with_the_plugin_and_junitxml(tmp_path: Path) -> None:
         @pytest.mark.requirement("REQ-E")
         @pytest.mark.skip(reason="not today")
         def test_e(): pass
+        @pytest.mark.requirement("REQ-F", "REQ-G")
+        def test_fg():
+            from harness.checks.verdict import Verdict, for_requirement, require
+            require(*for_requirement("REQ-F", Verdict("f check", False, "measured badly")),
+                    *for_requirement("REQ-G", Verdict("g check", True, "fine")))
     """))
     args = [sys.executable, "-m", "pytest", str(tmp_path), "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
             f"--conformance-report-test={tmp_path / 'out'}", f"--junitxml={tmp_path / 'junit.xml'}"]
@@ -221,21 +266,56 @@ def test_real_pytest_run_with_the_plugin_and_junitxml(tmp_path: Path) -> None:
     junit = (tmp_path / "junit.xml").read_text()
     assert '<property name="requirement" value="REQ-B" />' in junit
     assert '<property name="requirement" value="REQ-A" />' in junit
+    # the verdicts the harness plugin collected reach the controller (the matrix) and --junitxml
+    assert "| REQ-F | MUST | **FAIL** |" in md
+    assert "| REQ-G | MUST | **PASS** |" in md
+    assert "[FAIL] f check: measured badly" in md  # the text people read is unchanged
+    case = next(c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase") if c.get("name") == "test_fg")
+    props = [p.get("value") for p in case.iter("property") if p.get("name") == "verdicts"]
+    assert len(props) == 1
+    assert [(v.check, v.ok, v.requirement) for v in attach.decode_verdicts(props[0])] == [
+        ("f check", False, "REQ-F"), ("g check", True, "REQ-G")]
 
 
 def test_a_failed_test_fails_only_the_requirements_of_its_failed_verdicts():
-    from harness.checks.verdict import Verdict, for_requirement
-    from harness.report.matrix import FAILED, PASSED, TestResult, outcome_for
+    from harness.report.results import FAILED, PASSED, TestResult, outcome_for
 
-    text = "\n".join(v.explain() for v in [
-        *for_requirement("REQ-A-001", Verdict("prompt stop", False, "took 1.2 s")),
-        *for_requirement("REQ-B-001", Verdict("nothing after stop", True, "none")),
-    ])
     r = TestResult("t::x")
     r.requirements = ["REQ-A-001", "REQ-B-001"]
-    r.outcome, r.details = FAILED, "AssertionError: " + text
+    r.outcome = FAILED
+    r.verdicts = [*for_requirement("REQ-A-001", Verdict("prompt stop", False, "took 1.2 s")),
+                  *for_requirement("REQ-B-001", Verdict("nothing after stop", True, "none"))]
     assert outcome_for(r, "REQ-A-001") == FAILED
     assert outcome_for(r, "REQ-B-001") == PASSED
     # An untagged failed verdict counts against every requirement the test cites.
-    r.details += "\n" + Verdict("setup", False, "no stream").explain()
+    r.verdicts.append(Verdict("setup", False, "no stream"))
     assert outcome_for(r, "REQ-B-001") == FAILED
+    # So does a failure without a failed verdict (e.g. an assert in setup); and the text people
+    # read is never parsed for tags.
+    r.verdicts = [*for_requirement("REQ-A-001", Verdict("prompt stop", True, "took 0.1 s"))]
+    r.details = "AssertionError: [FAIL] prompt stop: took 1.2 s\n  requirement: REQ-A-001"
+    assert outcome_for(r, "REQ-A-001") == outcome_for(r, "REQ-B-001") == FAILED
+    r.verdicts = []
+    assert outcome_for(r, "REQ-B-001") == FAILED
+
+
+def test_a_field_scenarios_own_verdicts_stay_in_its_history_and_its_timeline(tmp_path: Path) -> None:
+    """harness/repro/runner.py writes history.meta["verdicts"] itself and judges without ``require``:
+    an empty collection does not erase them, and the failure's timeline lists them."""
+    h = History("scenarios/field/x.toml::x")
+    h.record(FAKE, "rpc_start", t=h.t0 + 0.1, call_id=1, method="Hello", peer="ipv4:127.0.0.1:5000", server_gen=1)
+    h.meta["verdicts"] = [{"check": "field check", "ok": False, "summary": "too slow", "measured": {}}]
+    item = SimpleNamespace(nodeid=h.name, user_properties=[])
+    report = SimpleNamespace(when="call", failed=True, user_properties=[], sections=[])
+    attach.attach_verdicts(item, report, [], h)
+    assert report.user_properties == [(attach.VERDICTS, "[]")]
+    assert h.meta["verdicts"][0]["check"] == "field check"
+    hist = h.save(tmp_path / "histories" / "x.json")
+    c = ConformanceCollector(_spec(tmp_path))
+    _run(c, h.name, ["REQ-A", "REQ-B"], "failed", longrepr="E   AssertionError: [FAIL] field check: too slow",
+         props=[("history", str(hist)), *report.user_properties])
+    c.write(tmp_path / "out")
+    tl = (tmp_path / "histories" / "x.html").read_text()
+    assert '<span class="badge fail">FAIL</span><b>field check</b>: too slow' in tl
+    attach.attach_verdicts(item, report, [Verdict("judged", True, "ok")], h)  # collected ones win
+    assert [v["check"] for v in h.meta["verdicts"]] == ["judged"]

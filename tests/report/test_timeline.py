@@ -1,14 +1,18 @@
-"""harness/report/timeline.py: the HTML/SVG picture of one history (synthetic histories, no network)."""
+"""harness/report/timeline/: the HTML/SVG picture of one history (synthetic histories, no network)."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
 from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, History
 from harness.report.timeline import main, render_svg, render_timeline
+from tests.report import timeline_cases
 
 PEER_A = "ipv4:127.0.0.1:50542"
 PEER_B = "ipv4:127.0.0.1:50544"
@@ -153,3 +157,24 @@ def test_text_is_escaped() -> None:
     svg = render_svg(h)
     assert "<script>alert" not in svg
     _svg_root(svg)
+
+
+def test_pictures_are_unchanged() -> None:
+    """Byte for byte the pinned renderings of tests/report/timeline_cases.py (see its docstring to
+    re-pin after a deliberate change)."""
+    pins = json.loads(timeline_cases.GOLDEN.read_text())
+    assert set(pins) == set(timeline_cases.CASES)
+    changed = [name for name in timeline_cases.CASES
+               if timeline_cases.digest(timeline_cases.render(name)) != pins[name]]
+    assert not changed, f"these timeline renderings changed: {changed}"
+
+
+def test_module_and_harness_command_lines(tmp_path: Path) -> None:
+    src = _history().save(tmp_path / "h.json")
+    root = Path(__file__).resolve().parents[2]
+    for cmd in (["-m", "harness.report.timeline", str(src), "--html", str(tmp_path / "a.html")],
+                ["-m", "harness", "timeline", str(src), "--html", str(tmp_path / "b.html")]):
+        proc = subprocess.run([sys.executable, *cmd], cwd=root, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "a.html").read_text() == (tmp_path / "b.html").read_text()
+    assert "TCP :50542" in (tmp_path / "a.html").read_text()
