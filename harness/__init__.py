@@ -12,5 +12,6 @@ this list, or itself; ``fakes/`` imports nothing from ``harness/``):
     harness.report                   histories attached to failures, the SPEC parser, the matrix, timelines
     harness.rig, harness.workload    starts Toxiproxy -> fake -> proxy -> driver; workload steps for tests
     harness.repro                    field-report scenario files: schema, runner, expectations, output
-    harness.options, harness.plugin, harness.__main__   the pytest plugin and the command line
+    harness.options, harness.recheck the plugin's options; re-judging a saved history (``check``)
+    harness.plugin, harness.__main__ the pytest plugin and the command line
 """

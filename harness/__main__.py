@@ -4,6 +4,7 @@
   timeline HISTORY.json print a saved history as a timeline (--html OUT.html draws it)
   repro FILE --sdk=python  run a field-report scenario file (scenarios/README.md)
   repro FILE.toml       reproduce a field report from a scenario file (scenarios/README.md)
+  check HISTORY.json    re-judge a saved history's verdicts without running anything (--html OUT.html)
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--validate", action="store_true", help="only validate the files; start nothing")
     r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
     r.add_argument("--quiet", action="store_true", help="no live step lines")
+    c = sub.add_parser(
+        "check", help="re-judge a saved history's verdicts (no SDK, no Toxiproxy, no network)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Re-judge a saved history with the checks of this checkout, without running anything: a "
+                    "conformance test's history (saved by the pytest plugin, --keep-histories) or a field "
+                    "report's (written by `python -m harness repro`). Each verdict is printed with its "
+                    "evidence, the recorded and the recomputed outcome, and whether they agree.",
+        epilog="exit codes:\n  0  every verdict passes\n  1  a verdict fails\n"
+               "  3  none fails, but a recomputed verdict differs from the recorded one (the history was judged "
+               "by\n     another version of the checks, or edited)\n"
+               "  2  the history (or the scenario file it needs) cannot be read; the message names the fix")
+    c.add_argument("history", type=Path, metavar="HISTORY.json", help="a saved history (histories/<test>.json, "
+                   "<repro out>/history.json)")
+    c.add_argument("--scenario", type=Path, default=None, metavar="FILE",
+                   help="field-report histories only: the scenario file the run used, when it is not at the "
+                        "path the history names")
+    c.add_argument("--html", type=Path, default=None, metavar="OUT.html",
+                   help="also draw the timeline with the re-judged verdicts into OUT.html")
     args = parser.parse_args(argv)
     if args.command == "repro":
         args.sdk_choice = sdk_choice(lambda flag: getattr(args, flag.lstrip("-").replace("-", "_")))
@@ -66,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "repro":
         from harness.repro.cli import repro
         return repro(args)
+    if args.command == "check":
+        from harness.recheck import run as recheck_run
+        return recheck_run(args.history, scenario=args.scenario, html=args.html)
     return 2
 
 

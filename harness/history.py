@@ -154,6 +154,14 @@ class History:
                      for e in raw["events"]]
         return h
 
+    def prefix(self, n: int) -> History:
+        """The history as it was when it held its first ``n`` events (seq is the append order): what a
+        check saw when it ran, for re-judging a saved history that teardown kept appending to."""
+        cut = History(self.name)
+        cut.t0, cut.meta = self.t0, self.meta
+        cut._events = [e for e in self.events if e.seq < n]
+        return cut
+
     def format(self, limit: int | None = None) -> str:
         """A compact human-readable timeline, times relative to the history's start."""
         lines = []

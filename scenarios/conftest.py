@@ -41,12 +41,14 @@ class ScenarioFile(pytest.File):
 
 
 def _run(scenario, sdk_build, toxiproxy, history, settings, tmp_path: Path) -> None:
+    from harness.checks.verdict import judged
     from harness.repro.output import safe, verdict_text, write_outputs
     from harness.repro.runner import ERROR, FAIL, NOT_APPLICABLE, ScenarioRun
     run = ScenarioRun(scenario, sdk=sdk_build, history=history, toxiproxy=toxiproxy,
                       cache_dir=settings.cache_dir, tolerance=settings.tolerance, log_dir=tmp_path,
                       patches=list(settings.sdk_patches))
     out = run.run()
+    judged(*out.verdicts)  # the matrix and --junitxml read them as data
     if out.verdict in (FAIL, ERROR) or settings.keep_histories:
         folder = Path(settings.history_dir) / safe(f"repro-{scenario.name}")
         write_outputs(out, folder)

@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"harness.report"},
     {"harness.rig", "harness.workload"},
     {"harness.repro"},
-    {"harness.options"},
+    {"harness.options", "harness.recheck"},  # recheck: below __main__, which dispatches to it
     {"harness.plugin", "harness.__main__"},
 ]
 MAX_FUNCTION_LINES = 80

@@ -6,6 +6,10 @@ share), then one module per requirement area: ``worker`` (handshake, stream heal
 shutdown), ``client`` (client status, recreation, channel ownership), ``conn`` (dead connections,
 in-flight drain, leaks), and ``field`` (checks only field-report files use).
 
+Every public check is decorated with ``@check`` (verdict.py): the Verdict it returns records how it
+was computed (``call``: the function and its keyword arguments as JSON), so ``python -m harness
+check HISTORY.json`` (harness/recheck.py) can re-judge a saved history without running anything.
+
 May import: ``harness.history`` only. Scenarios drive the SDK and the faults and then call these;
 they never sleep-and-assert on their own, so the same history file gives the same verdict when
 re-checked later.

@@ -10,7 +10,7 @@ peer, metadata}, ``rpc_end`` {call_id, code}.
 from __future__ import annotations
 
 from harness.checks.queries import client_calls, sdk_channels_created
-from harness.checks.verdict import Verdict
+from harness.checks.verdict import Verdict, check
 from harness.history import DRIVER, FAKE, History
 
 
@@ -19,6 +19,7 @@ def _t(history: History, t: float | None) -> str:
 
 
 # -- recreation counts ----------------------------------------------------------------------------
+@check
 def recreations_exactly(history: History, *, after: float, before: float | None, count: int,
                         why: str) -> Verdict:
     """Exactly ``count`` SDK-owned channels were created in (after, before)."""
@@ -29,6 +30,7 @@ def recreations_exactly(history: History, *, after: float, before: float | None,
                    f"{_t(history, before)}", {"channels_created": len(created)}, [e.seq for e in created[:6]])
 
 
+@check
 def recreations_spaced(history: History, *, after: float, interval: float, tolerance: float) -> Verdict:
     """No two SDK-owned channel creations after ``after`` are closer than ``interval`` (minus the
     tolerance): ``min_recreate_interval_seconds`` is honoured."""
@@ -46,6 +48,7 @@ def recreations_spaced(history: History, *, after: float, interval: float, toler
 
 
 # -- calls ---------------------------------------------------------------------------------------
+@check
 def calls_failed_with(history: History, *, client_id: str, op: str, code: str, count: int,
                       after: float, before: float | None = None) -> Verdict:
     """The ``count`` calls made in the window each surfaced their own gRPC error ``code`` to the
@@ -60,6 +63,7 @@ def calls_failed_with(history: History, *, client_id: str, op: str, code: str, c
                    {"calls": len(calls), "wrong": len(bad)}, [c.seq for c in (bad or calls)[:4]])
 
 
+@check
 def server_saw_calls(history: History, *, method: str, count: int, after: float,
                      before: float | None = None) -> Verdict:
     """The fake saw exactly ``count`` calls of ``method`` in the window (no hidden retry)."""
@@ -69,6 +73,7 @@ def server_saw_calls(history: History, *, method: str, count: int, after: float,
                    {"calls": len(seen)}, [e.seq for e in seen[:6]])
 
 
+@check
 def later_calls_work(history: History, *, client_id: str, op: str, after: float, count: int,
                      on_channel: int | None = None) -> Verdict:
     """Calls made after ``after`` succeed; when ``on_channel`` is given (sync client: the driver's
@@ -89,6 +94,7 @@ def later_calls_work(history: History, *, client_id: str, op: str, after: float,
     return Verdict(check, ok, summary, {"calls": len(calls), "failed": len(bad)}, evidence)
 
 
+@check
 def long_poll_completed(history: History, *, client_id: str, started_after: float, timeout: float) -> Verdict:
     """A long poll (wait_completion) that was in flight during a recreation returned the
     instance's final state before its own timeout: it was not cut short."""
@@ -108,6 +114,7 @@ def long_poll_completed(history: History, *, client_id: str, started_after: floa
 
 
 # -- connections ----------------------------------------------------------------------------------
+@check
 def new_peer_after(history: History, *, before_t: float, after_t: float, method: str = "GetInstance") -> Verdict:
     """The first ``method`` call after ``after_t`` (after the recreation) reaches the server from a
     different TCP connection (peer address) than the last call before ``before_t``."""
@@ -123,6 +130,7 @@ def new_peer_after(history: History, *, before_t: float, after_t: float, method:
 
 
 # -- ownership ---------------------------------------------------------------------------------------
+@check
 def channel_not_closed(history: History, *, channel_id: int | None, before: float | None = None,
                        what: str = "the caller's channel") -> Verdict:
     check = f"the SDK never closes {what}"
@@ -135,12 +143,14 @@ def channel_not_closed(history: History, *, channel_id: int | None, before: floa
                    [e.seq for e in closed[:1]])
 
 
+@check
 def channel_not_closed_before(history: History, *, channel_id: int | None, until: float,
                               what: str = "the replaced channel") -> Verdict:
     """A replaced channel is still open at ``until`` (it is retired after a grace, not at once)."""
     return channel_not_closed(history, channel_id=channel_id, before=until, what=what + " before the grace")
 
 
+@check
 def rpcs_only_on(history: History, *, role: str, channel_id: int | None, after: float,
                  min_calls: int = 1) -> Verdict:
     """Every RPC of ``role`` after ``after`` ran on ``channel_id`` (driver ``rpc_done``)."""
@@ -153,6 +163,7 @@ def rpcs_only_on(history: History, *, role: str, channel_id: int | None, after: 
                    {"rpcs": len(done), "elsewhere": len(other)}, [d.seq for d in (other or done)[:3]])
 
 
+@check
 def counted_failures_seen(history: History, *, role: str, method: str, codes: tuple[str, ...],
                           at_least: int, after: float, before: float | None = None) -> Verdict:
     """Control: the SDK really saw at least ``at_least`` counted failures (so a recreation would
@@ -164,6 +175,7 @@ def counted_failures_seen(history: History, *, role: str, method: str, codes: tu
                    {"failures": len(done)}, [d.seq for d in done[:3]])
 
 
+@check
 def metadata_on_every_call(history: History, *, key: str, value: str, after: float,
                            before: float | None = None, min_calls: int = 1) -> Verdict:
     """Every call the fake saw in the window carried the metadata pair ``key: value``."""
@@ -177,6 +189,7 @@ def metadata_on_every_call(history: History, *, key: str, value: str, after: flo
 
 
 # -- checks the scenarios and the field files share ---------------------------------------------
+@check
 def no_sdk_channel_created(history: History, *, after: float, before: float | None = None,
                            why: str = "") -> Verdict:
     check = "no channel recreation" + (f" ({why})" if why else "")
@@ -187,6 +200,7 @@ def no_sdk_channel_created(history: History, *, after: float, before: float | No
                    {"channels_created": len(created)}, [e.seq for e in created])
 
 
+@check
 def sdk_channel_created(history: History, *, after: float, before: float | None = None,
                         why: str = "") -> Verdict:
     check = "a fresh SDK-owned channel" + (f" ({why})" if why else "")
@@ -196,6 +210,7 @@ def sdk_channel_created(history: History, *, after: float, before: float | None 
                    {"channels_created": len(created)}, [e.seq for e in created])
 
 
+@check
 def long_polls_timed_out(history: History, *, client_id: str, timeout: float, count: int,
                          tolerance: float) -> Verdict:
     """Each long poll ended with the caller's timeout (TimeoutError) after ~``timeout`` seconds,

@@ -15,7 +15,7 @@ Windows derive from the options a scenario configures (``recreate_bound``) plus 
 from __future__ import annotations
 
 from harness.checks.queries import call_end
-from harness.checks.verdict import Verdict
+from harness.checks.verdict import Verdict, check
 from harness.checks.windows import WorkerOptions, backoff_upper
 from harness.history import DRIVER, FAKE, NETWORK, History
 
@@ -43,6 +43,7 @@ def peer_port(peer: str | None) -> int | None:
 
 
 # -- RECREATE ------------------------------------------------------------------------------------
+@check
 def hellos_failed_on_dead_connection(history: History, *, after: float, before: float | None,
                                      expected: int) -> Verdict:
     """Between the give-up and the recreation the worker tried ``expected`` Hellos on the old channel
@@ -57,6 +58,7 @@ def hellos_failed_on_dead_connection(history: History, *, after: float, before: 
                    {"failed_hellos": len(failed), "expected": expected}, [e.seq for e in done[:6]])
 
 
+@check
 def hello_from_new_connection_within(history: History, *, old_peer: str, since: float, after: float,
                                      within: float) -> Verdict:
     """A Hello reaches the server from a DIFFERENT TCP connection (fake ``peer``) than ``old_peer``
@@ -78,6 +80,7 @@ def hello_from_new_connection_within(history: History, *, old_peer: str, since: 
 
 
 # -- DRAIN ---------------------------------------------------------------------------------------
+@check
 def completion_delivered_once(history: History, *, token: str, before: float | None = None) -> Verdict:
     """The work item ``token`` was accepted by the server exactly once: one non-duplicate completion,
     by the run that started before the fault (its completion got through) or, if the server
@@ -99,6 +102,7 @@ def completion_delivered_once(history: History, *, token: str, before: float | N
                    {"completions": len(done), "redeliveries": len(redelivered)}, [e.seq for e in done[:4]])
 
 
+@check
 def channel_closed_after_work(history: History, *, channel_id: int, instance_id: str,
                               until: float | None = None) -> Verdict:
     """The SDK-owned channel ``channel_id`` (replaced by a reconnect) was closed, and only AFTER the
@@ -125,6 +129,7 @@ def channel_closed_after_work(history: History, *, channel_id: int, instance_id:
                    {"close_minus_finish_s": gap}, [finished.seq, closed.seq] + [e.seq for e in completes[:2]])
 
 
+@check
 def activity_in_flight_at(history: History, *, instance_id: str, t: float) -> Verdict:
     """Control: the activity had started and not yet finished at ``t`` (the fault hit in-flight work)."""
     check = "the activity was in flight when the fault hit"
@@ -138,6 +143,7 @@ def activity_in_flight_at(history: History, *, instance_id: str, t: float) -> Ve
                    {}, [e.seq for e in (started, finished) if e is not None])
 
 
+@check
 def server_fault_fired(history: History, *, method: str) -> Verdict:
     """Control: the fake really faulted ``method`` (the scenario's fault took effect)."""
     check = f"the server faulted {method}"
@@ -146,6 +152,7 @@ def server_fault_fired(history: History, *, method: str) -> Verdict:
 
 
 # -- LEAK ----------------------------------------------------------------------------------------
+@check
 def max_open_sdk_channels(history: History, *, at_most: int, samples: list[float]) -> Verdict:
     """At each sample time, SDK-owned channels created and not yet closed (driver events) <= ``at_most``.
 
@@ -166,6 +173,7 @@ def max_open_sdk_channels(history: History, *, at_most: int, samples: list[float
                    f"{len(samples)} samples (bound {at_most})", {"peak_open_channels": worst_n})
 
 
+@check
 def stream_ended_by_server(history: History, *, call_id: int) -> Verdict:
     """Control: the server ended stream ``call_id`` (graceful close really happened)."""
     check = "the server ended the stream"
@@ -175,6 +183,7 @@ def stream_ended_by_server(history: History, *, call_id: int) -> Verdict:
                    f"code={end.get('code') if end else None}", {}, [end.seq] if end else [])
 
 
+@check
 def inflight_run_completion_delivered(history: History, *, token: str, instance_id: str) -> Verdict:
     """The run that was in flight when the stream ended got ITS completion to the server: the first
     accepted completion of ``token`` arrives after that run's ``activity_finished`` and before any
@@ -199,6 +208,7 @@ def inflight_run_completion_delivered(history: History, *, token: str, instance_
 
 
 # -- checks the scenarios and the field files share ---------------------------------------------
+@check
 def rst_reached_client(history: History, *, client_port: int) -> Verdict:
     """A TCP segment with RST set was delivered to the SDK's socket (packet evidence)."""
     check = "a real TCP RST reached the client"
@@ -209,6 +219,7 @@ def rst_reached_client(history: History, *, client_port: int) -> Verdict:
                    {"rst_segments": len(rsts)}, [e.seq for e in rsts[:3]])
 
 
+@check
 def client_saw_reset(history: History, *, after: float) -> Verdict:
     """The SDK's GetWorkItems call failed with a connection reset, not a clean close."""
     check = "the SDK saw a connection reset (not a clean close)"
@@ -222,6 +233,7 @@ def client_saw_reset(history: History, *, after: float) -> Verdict:
                    {"code": ev.get("code")}, [ev.seq])
 
 
+@check
 def max_open_connections(history: History, *, at_most: int) -> Verdict:
     """At every sample of the SDK process's sockets (scenario ``tcp_connections`` events, taken from the
     driver's ``connections`` command) at most ``at_most`` TCP connections to the server were open."""

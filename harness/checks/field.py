@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from harness.checks.queries import call_end, client_calls
-from harness.checks.verdict import Verdict
+from harness.checks.verdict import Verdict, check
 from harness.history import DRIVER, FAKE, Event, History
 
 
+@check
 def retried_after_fault(history: History, *, method: str, within: float) -> Verdict:
     """Every call of ``method`` the fake faulted (``server_fault``) is followed by a new call of the same
     method starting within ``within`` seconds of the faulted call's start."""
@@ -34,6 +35,7 @@ def retried_after_fault(history: History, *, method: str, within: float) -> Verd
                    [f.seq for f in faults[:3]] + ([worst[1].seq] if worst[1] is not None else []))
 
 
+@check
 def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
     """The first GetWorkItems stream was not ended (by either side) before ``min_s`` after it began."""
     check = f"the first stream stays open at least {min_s:.3f}s"
@@ -51,6 +53,7 @@ def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
                    f"code={e.get('code')} {e.get('details')!r})", {"lifetime_s": life}, [first.seq, e.seq])
 
 
+@check
 def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most: int) -> Verdict:
     """The app ran each activity (identified by its instance id) at most ``at_most`` times."""
     check = f"each activity ran at most {at_most} time(s)"
@@ -61,6 +64,7 @@ def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most:
                    {"max_runs": len(worst[1])}, [e.seq for e in worst[1][:4]])
 
 
+@check
 def client_calls_succeeded(history: History, *, client_id: str, op: str, count: int) -> Verdict:
     """``count`` calls of ``op`` by client ``client_id`` all returned a result (no exception)."""
     check = f"{count} {op} call(s) returned a result"

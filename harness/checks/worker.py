@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from harness.checks.queries import call_end, last_message_before, server_close_time, streams
-from harness.checks.verdict import Verdict
+from harness.checks.verdict import Verdict, check
 from harness.checks.windows import backoff_upper
 from harness.history import DRIVER, FAKE, SCENARIO, Event, History
 
@@ -40,6 +40,7 @@ def _sdk_saw_end(history: History, call_id: int, method: str) -> float | None:
 
 
 # -- handshake ---------------------------------------------------------------------------------
+@check
 def hello_deadline(history: History, *, hello_timeout: float, tolerance: float) -> Verdict:
     """Every Hello reaches the server with a deadline equal to the Hello timeout.
 
@@ -59,6 +60,7 @@ def hello_deadline(history: History, *, hello_timeout: float, tolerance: float) 
                    {"hellos": len(hs), "bad": len(bad)}, [h.seq for h in (bad or hs)[:4]])
 
 
+@check
 def hung_hellos_abandoned(history: History, *, hello_timeout: float, tolerance: float) -> Verdict:
     """Each Hello the server never answered (``server_fault`` Hang) is given up by the client
     hello_timeout after it started (window hello_timeout +- tolerance)."""
@@ -88,6 +90,7 @@ def hung_hellos_abandoned(history: History, *, hello_timeout: float, tolerance: 
                    [f.seq for f in faults[:3]] + ([worst[1].seq] if worst[1] is not None else []))
 
 
+@check
 def hello_retried_with_backoff(history: History, *, base: float, cap: float, tolerance: float,
                                first_attempt: int = 1) -> Verdict:
     """After the i-th consecutive failed Hello (0-based) the next Hello starts within the
@@ -119,6 +122,7 @@ def hello_retried_with_backoff(history: History, *, base: float, cap: float, tol
                    [worst[2].seq] if worst[2] is not None else [])
 
 
+@check
 def no_stream_on_failed_hello(history: History) -> Verdict:
     """GetWorkItems is never opened after a failed Hello before the next successful Hello."""
     check = "no GetWorkItems after a failed Hello"
@@ -140,6 +144,7 @@ def no_stream_on_failed_hello(history: History) -> Verdict:
 
 
 # -- stream health ------------------------------------------------------------------------------
+@check
 def stream_kept_alive(history: History, *, call_id: int, until: float) -> Verdict:
     """The worker neither ends stream ``call_id`` nor opens another connection before ``until``."""
     check = "a pinged quiet stream is kept"
@@ -182,6 +187,7 @@ def max_attempt_rate_bound(*, base: float, window: float) -> int:
     return int(math.ceil(4 * window / base)) + 1
 
 
+@check
 def attempts_bounded(history: History, *, after: float, before: float, base: float,
                      what: str = "") -> Verdict:
     window = before - after
@@ -241,6 +247,7 @@ def latency_allowance(tolerance: float) -> float:
     return tolerance / 10
 
 
+@check
 def backoff_distribution(history: History, *, method: str, base: float, cap: float, tolerance: float,
                          alpha: float = BACKOFF_ALPHA, min_samples: int = 30) -> Verdict:
     """Consecutive reconnect delays after repeated failures of ``method`` follow full jitter.
@@ -277,6 +284,7 @@ def backoff_distribution(history: History, *, method: str, base: float, cap: flo
     return Verdict(check, ok, summary, measured)
 
 
+@check
 def delays_within_first_window(history: History, *, method: str, base: float, cap: float,
                                tolerance: float, min_samples: int) -> Verdict:
     """P: a successful Hello resets the attempt counter, so after each failure of a stream
@@ -294,6 +302,7 @@ def delays_within_first_window(history: History, *, method: str, base: float, ca
 
 
 # -- shutdown -----------------------------------------------------------------------------------
+@check
 def stop_prompt(history: History, *, within: float, label: str = "stop requested") -> Verdict:
     """Every worker.stop() returned within ``within`` s (the driver's ``worker_stopped`` elapsed);
     the slowest one is reported."""
@@ -313,6 +322,7 @@ def stop_prompt(history: History, *, within: float, label: str = "stop requested
 
 # -- checks the scenarios and the field files share ---------------------------------------------
 # -- checks ------------------------------------------------------------------------------
+@check
 def stream_abandoned_after_silence(history: History, *, call_id: int, fault_t: float,
                                    silent_timeout: float, tolerance: float) -> Verdict:
     """The worker gives up a stream that stopped delivering messages, T after the last one.
@@ -351,6 +361,7 @@ def stream_abandoned_after_silence(history: History, *, call_id: int, fault_t: f
                    [start.seq] + ([last.seq] if last else []) + [gave_up.seq])
 
 
+@check
 def reconnected_within(history: History, *, after: float, within: float,
                        what: str = "a new GetWorkItems stream") -> Verdict:
     """A new GetWorkItems stream reaches the fake no later than ``within`` seconds after ``after``."""
@@ -363,6 +374,7 @@ def reconnected_within(history: History, *, after: float, within: float,
                    f"(bound {within:.3f}s)", {"reconnect_delay_s": delay, "bound_s": within}, [nxt[0].seq])
 
 
+@check
 def hello_within(history: History, *, after: float, within: float) -> Verdict:
     """The next connect attempt (Hello) reaches the fake within ``within`` s of ``after``."""
     check = f"next Hello within {within:.3f}s"
@@ -374,6 +386,7 @@ def hello_within(history: History, *, after: float, within: float) -> Verdict:
                    {"reconnect_delay_s": delay, "bound_s": within}, [hellos[0].seq])
 
 
+@check
 def work_completed(history: History, *, token: str, within: float, after: float) -> Verdict:
     """A work item queued at ``after`` is completed (at least once) within ``within`` seconds,
     i.e. the worker has a WORKING stream again, not just an open one."""
@@ -386,6 +399,7 @@ def work_completed(history: History, *, token: str, within: float, after: float)
                    {"completion_delay_s": delay, "completions": len(done)}, [done[0].seq])
 
 
+@check
 def exactly_once(history: History, *, token: str) -> Verdict:
     check = "completion delivered exactly once"
     done = history.select(FAKE, "work_item_completed", completion_token=token)
@@ -395,6 +409,7 @@ def exactly_once(history: History, *, token: str) -> Verdict:
 
 
 # -- checks used by field-report scenario files (scenarios/, harness/repro/) ----------------------------
+@check
 def no_rpc_after(history: History, *, after: float, methods: tuple[str, ...] | list[str] = ()) -> Verdict:
     """No request (of ``methods``, default any) reaches the fake after ``after`` (e.g. after stop)."""
     which = ", ".join(methods) if methods else "any method"

@@ -2,7 +2,7 @@
 
 Why it exists: faults on the whole link (link.py: Toxiproxy toxics, ``down()``) and faults on one
 connection (conn.py: iptables on a 4-tuple, ``ss -K``) are applied very differently but must land
-in the History as ONE vocabulary, because checkers and the timeline (harness/report/timeline.py
+in the History as ONE vocabulary, because checkers and the timeline (harness/report/timeline/
 pairs ``fault_start``/``fault_end`` by ``fault_id``) read them without knowing who wrote them. So
 the ids come from one process-wide counter (two faults in one test never share an id, whichever
 module applied them), the window is recorded by one context manager, and a reset is one event.

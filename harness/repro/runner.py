@@ -155,15 +155,15 @@ class ScenarioRun:
             t.join(timeout=2.0)
         h.meta["verdict"] = out.verdict
         h.meta["verdict_reason"] = out.reason
-        h.meta["verdicts"] = [{"check": v.check, "ok": v.ok, "summary": v.summary, "measured": v.measured}
-                              for v in out.verdicts]
+        h.meta["verdicts"] = [v.to_json() for v in out.verdicts]
 
     def _meta(self) -> dict[str, Any]:
         sc = self.sc
         return {"scenario": str(sc.path), "title": sc.title, "source": sc.source, "expected": sc.expected,
                 "scale": sc.scale, "file_scale": sc.file_scale, "duration_s": sc.duration,
                 "tolerance_s": self.tolerance, "worker_options": sc.worker_options,
-                "client_options": sc.client_options, "health_ping_every_s": sc.health_ping_every}
+                "client_options": sc.client_options, "health_ping_every_s": sc.health_ping_every,
+                "scenario_text": _text_of(sc.path)}
 
     # -- the rig; stopped in reverse by ``stack`` -------------------------------------------------
     def _start_parts(self, stack: contextlib.ExitStack) -> None:
@@ -366,3 +366,12 @@ class ScenarioRun:
         for _, undo in reversed(undos):
             with contextlib.suppress(Exception):
                 undo()
+
+
+def _text_of(path: Path) -> str | None:
+    """The scenario file's text, kept in the history so `python -m harness check` re-judges it against
+    the exact version the run played, without the file."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
