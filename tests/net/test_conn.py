@@ -18,16 +18,6 @@ from harness.net.conn import ConnectionFaults, ConnFaultUnavailable, as_conn
 HOLD_S = 2.0
 
 
-@pytest.fixture
-def server():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(5)
-    yield srv
-    srv.close()
-
-
 def _pair(server):
     c = socket.create_connection(server.getsockname(), timeout=5)
     s, _ = server.accept()

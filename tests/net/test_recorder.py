@@ -8,7 +8,6 @@ so the connection faults need root like test_conn.py (they fail, never skip, wit
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,16 +53,6 @@ class StubToxiproxy:
 
     def set_enabled(self, proxy: Any, enabled: bool) -> None:
         self.enabled = enabled
-
-
-@pytest.fixture
-def server() -> Iterator[socket.socket]:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(5)
-    yield srv
-    srv.close()
 
 
 @pytest.fixture

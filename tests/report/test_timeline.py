@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
-from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, History
+from harness.history import DRIVER, FAKE, NETWORK, History
 from harness.report.timeline import main, render_svg, render_timeline
 from tests.report import timeline_cases
 
@@ -19,33 +19,8 @@ PEER_B = "ipv4:127.0.0.1:50544"
 
 
 def _history() -> History:
-    h = History("tests/test_x.py::test_example")
-    t0 = h.t0
-    h.meta["sdk"] = {"sdk": "python", "sdk_version": "1.12.0"}
-    h.record(FAKE, "server_started", t=t0 + 0.01, port=4000, server_gen=1)
-    h.record(DRIVER, "channel_created", t=t0 + 0.02, channel_id=1, owner="sdk")
-    h.record(FAKE, "rpc_start", t=t0 + 0.03, call_id=1, method="Hello", peer=PEER_A, server_gen=1)
-    h.record(FAKE, "rpc_end", t=t0 + 0.04, call_id=1, method="Hello", peer=PEER_A, code="OK", ended_by="server",
-             server_gen=1)
-    h.record(FAKE, "rpc_start", t=t0 + 0.05, call_id=2, method="GetWorkItems", peer=PEER_A, server_gen=1)
-    h.record(FAKE, "message_sent", t=t0 + 0.5, call_id=2, peer=PEER_A, item="healthPing")
-    h.mark("fault applied")
-    h.record(NETWORK, "fault_start", t=t0 + 0.6, fault="blackhole", fault_id=7, type="timeout", stream="both")
-    h.record(NETWORK, "tcp_rst_seen", t=t0 + 0.8, src_port=44209, dst_port=45714)
-    h.record(NETWORK, "tcp_reset", t=t0 + 0.81, fault="tcp_reset", client_port=45714)
-    h.record(DRIVER, "rpc_done", t=t0 + 0.82, method="GetWorkItems", channel_id=1, code="UNAVAILABLE",
-             details="Stream removed")
-    h.record(FAKE, "rpc_end", t=t0 + 0.83, call_id=2, method="GetWorkItems", peer=PEER_A, code="CANCELLED",
-             ended_by="client", server_gen=1)
-    h.record(NETWORK, "fault_end", t=t0 + 1.0, fault="blackhole", fault_id=7, type="timeout", stream="both")
-    h.record(FAKE, "goaway", t=t0 + 1.1, server_gen=1, new_gen=2)
-    h.record(DRIVER, "channel_closed", t=t0 + 1.15, channel_id=1)
-    h.record(FAKE, "rpc_start", t=t0 + 1.2, call_id=3, method="GetWorkItems", peer=PEER_B, server_gen=2)
-    h.record(FAKE, "message_sent", t=t0 + 1.3, call_id=3, peer=PEER_B, item="activityRequest")
-    h.record(FAKE, "server_fault", t=t0 + 1.35, fault="Abort", call_id=3, method="GetWorkItems")
-    # call 3 never ends: its bar must run to the end of the history
-    h.record(SCENARIO, "mark", t=t0 + 1.5, label="done")
-    return h
+    """The example history of the golden cases (fixed times; see timeline_cases.example)."""
+    return timeline_cases.example()
 
 
 def _svg_root(svg: str) -> ElementTree.Element:
