@@ -87,7 +87,7 @@ def main() -> int:
         print("no samples")
         return 1
     q = lambda x: diffs[min(len(diffs) - 1, int(round(x * (len(diffs) - 1))))]  # noqa: E731
-    print(f"SDK {build.name} {build.version}: {len(diffs)} reconnect delays measured by both processes")
+    print(f"SDK {build.label}: {len(diffs)} reconnect delays measured by both processes")
     print(f"|fake - driver| ms: median {q(0.5):.2f}  p90 {q(0.9):.2f}  p99 {q(0.99):.2f}  max {diffs[-1]:.2f}")
     print(f"delays (fake view) s: min {min(a for a, _ in p):.3f} max {max(a for a, _ in p):.3f}")
     if args.json:
