@@ -38,6 +38,10 @@ class Verdict:
     # How to recompute it from a saved history: {"fn": "module:function", "kwargs": {...}}; None when
     # the check cannot be re-run from the history alone.
     call: dict[str, Any] | None = None
+    # A control: a check that the harness observed what the verdicts need (the fault took effect, the
+    # positive control showed the observation can see the event). A failed control makes the test
+    # INCONCLUSIVE, not a FAIL of the requirement under test.
+    control: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -47,12 +51,13 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Verdict:
-        known = {k: data[k] for k in ("check", "ok", "summary", "measured", "evidence", "requirement", "call")
-                 if k in data}
+        known = {k: data[k] for k in ("check", "ok", "summary", "measured", "evidence", "requirement", "call",
+                                      "control") if k in data}
         return cls(**known)
 
     def explain(self, history: History | None = None) -> str:
-        lines = [f"[{'PASS' if self.ok else 'FAIL'}] {self.check}: {self.summary}"]
+        word = "PASS" if self.ok else ("INCONCLUSIVE" if self.control else "FAIL")
+        lines = [f"[{word}] {self.check}: {self.summary}"]
         if self.requirement:
             lines.append(f"  requirement: {self.requirement}")
         if self.measured:
@@ -104,12 +109,35 @@ def judged(*verdicts: Verdict) -> None:
         sink.extend(verdicts)
 
 
+class Inconclusive(Exception):
+    """The harness could not observe what the verdict needs (a control failed, the setup did not take
+    effect, the tolerance is too coarse for the test's windows): the test is INCONCLUSIVE. That fails
+    the release gate like a FAIL, but is shown apart and is never charged to the requirement under
+    test. Raised by ``require`` and ``inconclusive``; the pytest plugin turns it into the status."""
+
+
+def inconclusive(reason: str) -> None:
+    """Stop the test as INCONCLUSIVE (e.g. a setup step did not take effect)."""
+    raise Inconclusive(reason)
+
+
+def control(v: Verdict) -> Verdict:
+    """Mark a verdict as a control (see ``Verdict.control``)."""
+    v.control = True
+    return v
+
+
 def require(*verdicts: Verdict, history: History | None = None) -> None:
     """Assert that every verdict passed; the failure message explains all of them. The verdicts
-    also go to the collector in force, passed or failed."""
+    also go to the collector in force, passed or failed. A failed control makes the whole test
+    INCONCLUSIVE (``Inconclusive``), whatever the other verdicts say: without it they mean nothing."""
     judged(*verdicts)
-    if not all(v.ok for v in verdicts):
-        raise AssertionError("\n".join(v.explain(history) for v in verdicts))
+    if all(v.ok for v in verdicts):
+        return
+    text = "\n".join(v.explain(history) for v in verdicts)
+    if any(v.control and not v.ok for v in verdicts):
+        raise Inconclusive(text)
+    raise AssertionError(text)
 
 
 # -- recording how a verdict was computed -------------------------------------------------------------
