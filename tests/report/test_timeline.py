@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
-from harness.history import DRIVER, FAKE, NETWORK, History
+from harness.history import FAKE, NETWORK, History
 from harness.report.timeline import main, render_svg, render_timeline
 from tests.report import timeline_cases
 
@@ -98,15 +98,7 @@ def test_empty_history(tmp_path: Path) -> None:
 
 
 def test_hundreds_of_events(tmp_path: Path) -> None:
-    h = History("big")
-    t = h.t0
-    for i in range(1, 301):
-        peer = f"ipv4:127.0.0.1:{50000 + i % 5}"
-        h.record(FAKE, "rpc_start", t=t + i * 0.01, call_id=i, method="CompleteActivityTask", peer=peer, server_gen=1)
-        h.record(FAKE, "rpc_end", t=t + i * 0.01 + 0.004, call_id=i, method="CompleteActivityTask", peer=peer,
-                 code="OK" if i % 7 else "UNAVAILABLE", server_gen=1)
-        h.record(DRIVER, "rpc_done", t=t + i * 0.01 + 0.005, method="CompleteActivityTask", channel_id=1,
-                 code="OK" if i % 7 else "UNAVAILABLE")
+    h = timeline_cases.big()
     page = render_timeline(h, tmp_path / "big.html").read_text()
     assert page.count('class="rpc"') == 300
     assert sum(f"TCP :{50000 + k}" in page for k in range(5)) == 5
