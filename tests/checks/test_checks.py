@@ -114,3 +114,14 @@ def test_require_explains_every_failed_verdict():
     with pytest.raises(AssertionError) as exc:
         require(ok, bad, history=h)
     assert "[FAIL] b: broken" in str(exc.value) and "x=1.235" in str(exc.value)
+
+
+def test_a_failed_control_makes_require_inconclusive_not_a_failure():
+    import pytest
+
+    from harness.checks.verdict import Inconclusive, control
+    with pytest.raises(Inconclusive) as ei:
+        require(Verdict("the requirement", False, "not seen"), control(Verdict("the fault took effect", False, "no")))
+    assert "[INCONCLUSIVE] the fault took effect" in str(ei.value) and "[FAIL] the requirement" in str(ei.value)
+    with pytest.raises(AssertionError):
+        require(Verdict("the requirement", False, "not seen"), control(Verdict("the fault took effect", True, "ok")))
