@@ -29,14 +29,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw it instead: an HTML page with an SVG timeline (connections as lanes, RPCs as bars, "
                         "faults as shaded bands)")
     r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
-                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL, "
-                                   "2 invalid file or usage, 3 NOT APPLICABLE, 4 ERROR (could not run).")
+                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL or NOT "
+                                   "IMPLEMENTED (the build lacks a promised option), 2 invalid file or usage, "
+                                   "3 NOT APPLICABLE (an optional feature missing), 4 ERROR (could not run), "
+                                   "5 INCONCLUSIVE (the driver cannot observe the build).")
     r.add_argument("files", nargs="*", type=Path, metavar="FILE")
     add_sdk_options(r.add_argument)
     r.add_argument("--out", type=Path, default=None,
                    help="output folder (one FILE) or parent folder (several); default histories/repro/<name>--<sdk>--<time>")
     r.add_argument("--scale", type=float, default=None, help="override the file's scale (1 = field time)")
-    r.add_argument("--timing-tolerance", type=float, default=None, help="tolerance added to each bound (0.25 s)")
+    r.add_argument("--timing-tolerance", type=float, default=None,
+                   help="the machine-latency tolerance added (unscaled) to each bound (default: "
+                        "harness/checks/windows.py DEFAULT_TOLERANCE_S); a scale at which it exceeds half a "
+                        "window is refused")
     r.add_argument("--toxiproxy-url", default=None)
     r.add_argument("--toxiproxy-bin", default=None)
     r.add_argument("--conformance-cache", default=None)

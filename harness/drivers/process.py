@@ -43,6 +43,12 @@ class DriverError(Exception):
 class DriverUnsupported(DriverError):
     """The SDK build cannot do what was asked (feature missing in this version)."""
 
+    @property
+    def capability(self) -> str | None:
+        """The capability (PROTOCOL.md) the build lacks, as the driver named it; None if it did not."""
+        cap = self.error.get("capability")
+        return str(cap) if cap else None
+
 
 class DriverCrashed(DriverError):
     """The driver process died (or its stdout closed) before answering."""
@@ -207,11 +213,13 @@ class Driver:
                      metadata: Sequence[Sequence[str]] | None = None,
                      activities: Sequence[dict[str, Any]] | None = None,
                      orchestrations: Sequence[dict[str, Any]] | None = None,
-                     timeout: float | None = None) -> dict[str, Any]:
+                     timeout: float | None = None, **extra: Any) -> dict[str, Any]:
+        """``extra``: further start_worker args of PROTOCOL.md (e.g. ``secure``, ``interceptor_metadata``,
+        ``concurrency``), passed as given."""
         return self.request("start_worker", timeout, address=address, channel=channel,
                             resiliency=resiliency, channel_options=channel_options,
                             metadata=[list(kv) for kv in metadata or []],
-                            activities=list(activities or []), orchestrations=list(orchestrations or []))
+                            activities=list(activities or []), orchestrations=list(orchestrations or []), **extra)
 
     def stop_worker(self, timeout: float = 30.0) -> float:
         """Stop the worker; returns worker.stop()'s duration. The driver itself reports
@@ -222,10 +230,11 @@ class Driver:
                       resiliency: dict[str, Any] | None = None,
                       channel_options: dict[str, Any] | None = None,
                       metadata: Sequence[Sequence[str]] | None = None,
-                      timeout: float | None = None) -> dict[str, Any]:
+                      timeout: float | None = None, **extra: Any) -> dict[str, Any]:
+        """``extra``: further create_client args of PROTOCOL.md (e.g. ``secure``), passed as given."""
         return self.request("create_client", timeout, args={"id": client_id}, kind=kind, address=address,
                             channel=channel, resiliency=resiliency, channel_options=channel_options,
-                            metadata=[list(kv) for kv in metadata or []])
+                            metadata=[list(kv) for kv in metadata or []], **extra)
 
     def call(self, client_id: str, op: str, *, request_timeout: float | None = None,
              **op_args: Any) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 A ``ConformanceCollector`` is fed pytest test reports (every phase: setup, call, teardown) and at
 the end writes ``conformance.md`` and ``conformance.html`` into a directory: the SDK name and
-version, then requirement by requirement (IDs and texts parsed from SPEC.md, spec.py) PASS / FAIL /
-NOT APPLICABLE / NOT RUN (the rules: results.py), the tests behind it, and for each failure its
-message, its saved history JSON and an HTML timeline of that history (harness/report/timeline/),
-rendered next to the JSON.
+version and the gate verdict (gate.py), then requirement by requirement (IDs, levels and texts parsed
+from SPEC.md, spec.py) its status (the rules: statuses.py), the tests behind it, and for each failure
+its message, its saved history JSON and an HTML timeline of that history (harness/report/timeline/),
+rendered next to the JSON. ``gate(context)`` is the run's gate verdict (the plugin prints it and sets
+the exit code from it).
 
 Everything is read from the reports' ``user_properties`` (``("requirement", ID)``, ``("history",
-path)``, ``("sdk", ...)``, ``("sdk_version", ...)``, ``("verdicts", JSON)``), so it works on the
+path)``, ``("sdk", ...)``, ``("sdk_version", ...)``, ``("verdicts", JSON)``, and the facts of
+statuses.py: ``inconclusive``, ``not_implemented``, ``at_defaults``), so it works on the
 pytest-xdist controller, which has reports but no items (plugin.py).
 """
 
@@ -21,22 +23,23 @@ from typing import Any
 from harness.checks.verdict import Verdict
 from harness.history import History
 from harness.report.attach import VERDICTS, decode_verdicts
+from harness.report.gate import Gate, GateContext, judge
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.results import (
     FAILED,
-    NA,
-    NOT_APPLICABLE_PREFIX,
     NOT_RUN,
     SKIPPED,
     MatrixReport,
     RequirementRow,
     TestResult,
+    apply_status,
     junit_properties,
     outcome_for,
     requirement_status,
 )
 from harness.report.spec import SPEC_PATH, Requirement, parse_spec
+from harness.report.statuses import PROP_AT_DEFAULTS, PROP_INCONCLUSIVE, PROP_NOT_IMPLEMENTED
 from harness.report.timeline import render_timeline
 
 
@@ -75,11 +78,8 @@ class ConformanceCollector:
                     r.message = f"error in {when}: {r.message}"
         elif getattr(report, "skipped", False) and r.outcome != FAILED:
             reason = _skip_reason(report)
-            if hasattr(report, "wasxfail"):
-                r.outcome, r.message = SKIPPED, f"xfail: {report.wasxfail or reason}"
-            else:
-                r.outcome = NA if reason.strip().upper().startswith(NOT_APPLICABLE_PREFIX) else SKIPPED
-                r.message = reason
+            r.outcome = SKIPPED
+            r.message = f"xfail: {report.wasxfail or reason}" if hasattr(report, "wasxfail") else reason
             r.phase = when
         return r
 
@@ -94,8 +94,14 @@ class ConformanceCollector:
                                        None) or "unknown version"
         return sdk, ver
 
+    def levels(self) -> dict[str, str]:
+        """Requirement ID -> its SPEC.md level (an ID SPEC.md lacks counts as MUST)."""
+        return {req.id: req.level for req in parse_spec(self.spec_path)}
+
     def matrix(self) -> list[RequirementRow]:
         spec = parse_spec(self.spec_path)
+        levels = {req.id: req.level for req in spec}
+        apply_status(self._results.values(), levels)
         rows = [RequirementRow(req, NOT_RUN, []) for req in spec]
         known = {req.id for req in spec}
         extra: list[str] = []
@@ -106,8 +112,14 @@ class ConformanceCollector:
         rows += [RequirementRow(Requirement(rid), NOT_RUN, [], in_spec=False) for rid in extra]
         for row in rows:
             row.tests = [r for r in self._results.values() if row.requirement.id in r.requirements]
-            row.status = requirement_status(outcome_for(t, row.requirement.id) for t in row.tests)
+            row.status = requirement_status(outcome_for(t, row.requirement.id, levels) for t in row.tests)
         return rows
+
+    def gate(self, context: GateContext | None = None) -> Gate:
+        """The gate over every test reported so far (and the requirements those tests cite)."""
+        rows = [row for row in self.matrix() if row.tests]
+        return judge(((r.status, r.message) for r in self._results.values()), (row.status for row in rows),
+                     context)
 
     def untraced(self) -> list[TestResult]:
         """Tests that cite no requirement."""
@@ -115,10 +127,11 @@ class ConformanceCollector:
 
     # -- writing ---------------------------------------------------------------------------
     def write(self, out_dir: Path, *, sdk: str | None = None, sdk_version: str | None = None,
-              timelines: bool = True) -> tuple[Path, Path]:
+              timelines: bool = True, context: GateContext | None = None) -> tuple[Path, Path]:
         """Write ``conformance.md`` and ``conformance.html`` into ``out_dir``; returns both paths.
 
-        With ``timelines``, each failed test's saved history gets an HTML timeline next to it."""
+        With ``timelines``, each failed test's saved history gets an HTML timeline next to it. The
+        header states the gate verdict under ``context`` (tolerance, patches, strict)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if sdk:
@@ -132,7 +145,8 @@ class ConformanceCollector:
                     p = _render_timeline_for(r)
                     if p is not None:
                         timeline_of[r.nodeid] = p
-        report = MatrixReport(*self.sdk_under_test(), self.matrix(), self.results, out_dir, timeline_of)
+        report = MatrixReport(*self.sdk_under_test(), self.matrix(), self.results, out_dir, timeline_of,
+                              self.gate(context), self.levels())
         md = out_dir / "conformance.md"
         md.write_text(render_markdown(report), encoding="utf-8")
         page = out_dir / "conformance.html"
@@ -165,6 +179,12 @@ def _read_properties(r: TestResult, report: Any) -> None:
                 r.verdicts = decode_verdicts(str(v))
             except ValueError:  # not ours: the test's failure then counts against all its requirements
                 pass
+        elif k == PROP_INCONCLUSIVE and v:
+            r.inconclusive = str(v)
+        elif k == PROP_NOT_IMPLEMENTED and v:
+            r.not_implemented = str(v)
+        elif k == PROP_AT_DEFAULTS and v:
+            r.at_defaults = str(v)
 
 
 def _skip_reason(report: Any) -> str:

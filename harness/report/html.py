@@ -8,13 +8,12 @@ import re
 
 from harness.report.results import (
     FAIL,
-    FAILED,
-    NA,
+    INCONCLUSIVE,
+    NON_STRICT,
     NOT_APPLICABLE,
+    NOT_IMPLEMENTED,
     NOT_RUN,
     PASS,
-    PASSED,
-    SKIPPED,
     MatrixReport,
     RequirementRow,
     TestResult,
@@ -28,24 +27,36 @@ _e = html.escape
 def render_html(m: MatrixReport) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{_e(m.title)}</title>", f"<style>{_CSS}</style></head><body>",
-           f"<h1>{_e(m.title)}</h1>",
+           f"<h1>{_e(m.title)}</h1>", *_gate(m),
            f'<p class="sub">SDK under test: <b>{_e(m.sdk)} {_e(m.sdk_version)}</b> · requirements: '
            f"{_e(m.requirement_counts())} · tests: {_e(m.test_counts())}</p>",
            "<table><thead><tr><th>Requirement</th><th>Level</th><th>Status</th><th>Tests</th></tr></thead>"
            "<tbody>"]
     out += [_row(m, row) for row in m.rows]
     out.append("</tbody></table>")
-    failures = m.failures
-    if failures:
-        out.append("<h2>Failures</h2>")
-        out += [_failure(m, t) for t in failures]
+    for title, tests in (("Failures", m.failures),
+                         ("INCONCLUSIVE: the harness could not observe (not charged to the requirement)",
+                          m.inconclusive)):
+        if tests:
+            out.append(f"<h2>{_e(title)}</h2>")
+            out += [_failure(m, t) for t in tests]
     untraced = m.untraced
     if untraced:
         out.append("<h2>Tests citing no requirement</h2><ul>")
-        out += [f"<li><code>{_e(t.nodeid)}</code>: {_e(t.outcome)}</li>" for t in untraced]
+        out += [f"<li><code>{_e(t.nodeid)}</code>: {_e(t.status)}</li>" for t in untraced]
         out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _gate(m: MatrixReport) -> list[str]:
+    """The gate verdict, its reasons and the conditions of the run, above everything else."""
+    lines = m.gate_lines()
+    if not lines:
+        return []
+    cls = "pass" if m.gate is not None and m.gate.passed else "fail"
+    rest = "".join(f"<li>{_e(g.strip())}</li>" for g in lines[1:])
+    return [f'<p class="gate {cls}"><b>{_e(lines[0])}</b></p><ul class="gate-why">{rest}</ul>']
 
 
 def _row(m: MatrixReport, row: RequirementRow) -> str:
@@ -63,16 +74,16 @@ def _row(m: MatrixReport, row: RequirementRow) -> str:
 def _test(m: MatrixReport, t: TestResult, requirement_id: str) -> str:
     """A test in a requirement's row: its outcome on that requirement, links, its message."""
     links = ""
-    if t.outcome == FAILED:
+    if t.status in (FAIL, NOT_IMPLEMENTED, NON_STRICT, INCONCLUSIVE):
         if t.history:
             links += f' <a href="{_e(m.link(t.history))}">history</a>'
         if t.nodeid in m.timeline_of:
             links += f' <a href="{_e(m.link(m.timeline_of[t.nodeid]))}">timeline</a>'
         links += f' <a href="#{_anchor(t.nodeid)}">details</a>'
-    own = outcome_for(t, requirement_id)
-    msg = f'<div class="msg">{_e(t.message)}</div>' if t.message and own != PASSED else ""
-    return (f'<div class="test"><span class="outcome {_outcome_class(own)}">'
-            f'{_e(outcome_label(t, requirement_id))}'
+    own = outcome_for(t, requirement_id, m.levels)
+    msg = f'<div class="msg">{_e(t.message)}</div>' if t.message and own != PASS else ""
+    return (f'<div class="test"><span class="outcome {_status_class(own)}">'
+            f'{_e(outcome_label(t, requirement_id, m.levels))}'
             f"</span> <code>{_e(t.nodeid)}</code>{links}{msg}</div>")
 
 
@@ -83,9 +94,10 @@ def _failure(m: MatrixReport, t: TestResult) -> str:
     if t.nodeid in m.timeline_of:
         links.append(f'<a href="{_e(m.link(m.timeline_of[t.nodeid]))}">timeline</a>')
     return (f'<h3 id="{_anchor(t.nodeid)}"><code>{_e(t.nodeid)}</code></h3>'
-            f'<p>Requirements: {_e(", ".join(t.requirements) or "none")} · {t.duration:.2f}s'
+            f'<p><b>{_e(t.status)}</b> · requirements: {_e(", ".join(t.requirements) or "none")} · {t.duration:.2f}s'
             f'{" · " + " · ".join(links) if links else ""}</p>'
-            f"<pre>{_e(t.details or t.message)}</pre>")
+            + "".join(f"<p>{_e(why)}</p>" for why in (t.not_implemented, t.at_defaults, t.inconclusive) if why)
+            + f"<pre>{_e(t.details or t.message)}</pre>")
 
 
 def _anchor(nodeid: str) -> str:
@@ -93,11 +105,8 @@ def _anchor(nodeid: str) -> str:
 
 
 def _status_class(status: str) -> str:
-    return {PASS: "pass", FAIL: "fail", NOT_APPLICABLE: "na", NOT_RUN: "notrun"}[status]
-
-
-def _outcome_class(outcome: str) -> str:
-    return {PASSED: "pass", FAILED: "fail", NA: "na", SKIPPED: "notrun"}.get(outcome, "notrun")
+    return {PASS: "pass", FAIL: "fail", NOT_IMPLEMENTED: "notimpl", NON_STRICT: "nonstrict",
+            INCONCLUSIVE: "inconclusive", NOT_APPLICABLE: "na", NOT_RUN: "notrun"}.get(status, "notrun")
 
 
 _CSS = """
@@ -108,6 +117,10 @@ vertical-align:top;text-align:left} th{background:#f3f3f3}
 td.status{font-weight:bold;white-space:nowrap;text-align:center}
 .pass{background:#e3f4e4;color:#1b5e20} .fail{background:#fde2e1;color:#b71c1c}
 .na{background:#ececec;color:#555} .notrun{background:#fff6dc;color:#7a5b00}
+.notimpl{background:#f8d0e8;color:#880e4f} .nonstrict{background:#fff0e0;color:#a04a00}
+.inconclusive{background:#e3e8fd;color:#1a237e}
+.gate{font-size:16px;padding:6px 10px;border-radius:4px;display:inline-block;margin:4px 0}
+.gate-why{color:#444;font-size:13px;margin-top:2px}
 .req{color:#555;font-size:12px;margin-top:3px;max-width:520px}
 .outcome{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;font-weight:bold}
 .test{margin:2px 0} .msg{color:#666;font-size:12px;margin-left:8px;white-space:pre-wrap}

@@ -1,11 +1,15 @@
-"""The matrix's pytest wiring: ``ReportPlugin`` (registered by harness/plugin.py on the controller,
-not on xdist workers), the process's collector, ``on_report``/``on_finish``, and
+"""The gate's and the matrix's pytest wiring: ``ReportPlugin`` (registered by harness/plugin.py on the
+controller, not on xdist workers), the process's collector, ``on_report``/``on_finish``, and
 ``junit_properties`` (a test's requirement IDs as ``("requirement", ID)`` properties, added to
 ``item.user_properties`` at collection, which also puts them into ``--junitxml``).
 
-Works under pytest-xdist: requirement IDs, history paths, SDK name/version and verdicts travel in
-``report.user_properties``, so the controller, which has reports but no items, builds the matrix
-from ``pytest_runtest_logreport`` alone.
+With ``gate=True`` (every conformance run, i.e. with ``--sdk``) the plugin judges the gate at the end
+(gate.py), sets the pytest exit code from it (0 only when it passes; other exit codes, e.g. an
+interrupted run, are kept) and prints it with the INCONCLUSIVE and NOT IMPLEMENTED tests listed apart.
+
+Works under pytest-xdist: requirement IDs, history paths, SDK name/version, verdicts and the status
+facts travel in ``report.user_properties``, so the controller, which has reports but no items,
+builds the gate and the matrix from ``pytest_runtest_logreport`` alone.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.collector import ConformanceCollector
+from harness.report.gate import Gate, GateContext
 from harness.report.results import junit_properties
+from harness.report.statuses import INCONCLUSIVE, NON_STRICT, NOT_IMPLEMENTED, NOT_RUN
 
 __all__ = ["ConformanceCollector", "ReportPlugin", "collector", "junit_properties", "on_finish", "on_report"]
 
@@ -36,7 +42,7 @@ def on_report(item: Any, report: Any) -> None:
 
 
 def on_finish(session: Any, out_dir: Path | str, *, sdk: str | None = None,
-              sdk_version: str | None = None) -> tuple[Path, Path] | None:
+              sdk_version: str | None = None, context: GateContext | None = None) -> tuple[Path, Path] | None:
     """Write the matrix into ``out_dir`` (on the xdist controller or a plain run; a no-op on a
     worker) and forget the collected reports. SDK name/version: given, else the ones the tests'
     reports carry (``("sdk", ...)``, ``("sdk_version", ...)``), else the ``--sdk``/``--sdk-version``
@@ -50,7 +56,7 @@ def on_finish(session: Any, out_dir: Path | str, *, sdk: str | None = None,
         c.sdk = c.sdk or sdk or next((r.sdk for r in c.results if r.sdk), None) or _opt(config, "--sdk")
         c.sdk_version = (c.sdk_version or sdk_version or next((r.sdk_version for r in c.results if r.sdk_version),
                                                               None) or _opt(config, "--sdk-version"))
-    paths = c.write(Path(out_dir), sdk=sdk, sdk_version=sdk_version)
+    paths = c.write(Path(out_dir), sdk=sdk, sdk_version=sdk_version, context=context)
     _default = None
     return paths
 
@@ -63,20 +69,64 @@ def _opt(config: Any, name: str) -> str | None:
     return str(v) if v else None
 
 
+# pytest's exit codes the gate replaces (tests ran); others (interrupted, internal or usage error, no
+# tests collected) say something the gate cannot and are kept.
+_GATED_EXIT_CODES = (0, 1)
+
+
 class ReportPlugin:
     """A pytest plugin object: register it on the controller (not on xdist workers) with
-    ``config.pluginmanager.register(ReportPlugin(out_dir), "conformance-report")``."""
+    ``config.pluginmanager.register(ReportPlugin(out_dir, context=..., gate=True), "conformance-report")``.
+    ``out_dir`` None: judge the gate only, write no matrix."""
 
-    def __init__(self, out_dir: Path | str) -> None:
-        self.out_dir = Path(out_dir)
+    def __init__(self, out_dir: Path | str | None, *, context: GateContext | None = None,
+                 gate: bool = False) -> None:
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.context = context or GateContext()
+        self.judge_gate = gate
+        self.gate: Gate | None = None
         self.paths: tuple[Path, Path] | None = None
+        self._apart: dict[str, list[str]] = {}
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         on_report(None, report)
 
     def pytest_sessionfinish(self, session: Any) -> None:
-        self.paths = on_finish(session, self.out_dir)
+        global _default
+        if self.judge_gate and collector().results:
+            c = collector()
+            self.gate = c.gate(self.context)
+            self._apart = {s: [f"{r.nodeid}: {_why(r)}" for r in c.results if r.status == s]
+                           for s in (INCONCLUSIVE, NOT_IMPLEMENTED, NON_STRICT, NOT_RUN)}
+            if getattr(session, "exitstatus", None) in _GATED_EXIT_CODES:
+                session.exitstatus = 0 if self.gate.passed else 1
+        if self.out_dir is not None:
+            self.paths = on_finish(session, self.out_dir, context=self.context)
+        elif not hasattr(getattr(session, "config", None), "workerinput"):
+            _default = None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.gate is not None:
+            markup = {"green": True} if self.gate.passed else {"red": True}
+            terminalreporter.write_sep("=", f"conformance {self.gate.summary()}", bold=True, **markup)
+            for line in self.gate.lines()[1:]:
+                terminalreporter.write_line(line)
+            for status, lines in self._apart.items():
+                if lines:
+                    terminalreporter.write_line(f"{status}:")
+                    for line in lines:
+                        terminalreporter.write_line(f"  {line}")
         if self.paths:
             terminalreporter.write_line(f"conformance report: {self.paths[1]} ({self.paths[0].name})")
+
+
+def _why(r: Any) -> str:
+    """One line: why a test has its status (the decision, or the run at the defaults plus what failed)."""
+    first = (r.message or "").strip().splitlines()[0] if (r.message or "").strip() else ""
+    if r.not_implemented:
+        return r.not_implemented
+    if r.inconclusive:
+        return r.inconclusive
+    if r.at_defaults:
+        return f"{r.at_defaults} -- not observed at the defaults: {first}"
+    return first

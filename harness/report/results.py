@@ -1,35 +1,43 @@
-"""The matrix's data and rules: a test's result, a requirement's row, and how outcomes decide a status.
+"""The matrix's data: a test's result, a requirement's row, and what both renderings show of a run.
 
-A requirement is
-- FAIL when any of its tests failed (in any phase) on it,
-- PASS when none failed and at least one passed,
-- NOT APPLICABLE when all its tests were skipped with a reason starting "NOT APPLICABLE",
-- NOT RUN otherwise (no test ran, or all were skipped for other reasons).
-
-A failed test that cites several requirements failed on those its failed verdicts name
-(``Verdict.requirement``, set by ``for_requirement``); a failed verdict that names none, or a failure
-without a failed verdict (e.g. an assert in setup), counts against every requirement it cites. The
-verdicts are data from the test's reports (harness/report/attach.py), never parsed from text.
-
-Also what both renderings (markdown.py, html.py) show of a run: ``MatrixReport``.
+The rules that turn a test's facts into statuses live in statuses.py (PASS, FAIL, NOT IMPLEMENTED,
+NON-STRICT, INCONCLUSIVE, NOT APPLICABLE, NOT RUN), the gate over a whole run in gate.py. A requirement's
+status is the worst of its tests' outcomes on it (``outcome_for``). The verdicts are data from the
+test's reports (harness/report/attach.py), never parsed from text.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.checks.verdict import Verdict
+from harness.report.gate import Gate, counts_text
 from harness.report.spec import Requirement
+from harness.report.statuses import (
+    FAIL,
+    INCONCLUSIVE,
+    NON_STRICT,
+    NOT_APPLICABLE,
+    NOT_APPLICABLE_PREFIX,
+    NOT_IMPLEMENTED,
+    NOT_RUN,
+    PASS,
+    STATUSES,
+    requirement_outcome,
+    requirement_status,
+    status_of,
+)
 
-NOT_APPLICABLE_PREFIX = "NOT APPLICABLE"
+__all__ = ["FAIL", "INCONCLUSIVE", "NON_STRICT", "NOT_APPLICABLE", "NOT_APPLICABLE_PREFIX", "NOT_IMPLEMENTED",
+           "NOT_RUN", "PASS", "STATUSES", "MatrixReport", "RequirementRow", "TestResult", "junit_properties",
+           "outcome_for", "outcome_label", "requirement_status"]
 
-PASS, FAIL, NOT_APPLICABLE, NOT_RUN = "PASS", "FAIL", "NOT APPLICABLE", "NOT RUN"
-# test outcomes
-PASSED, FAILED, NA, SKIPPED = "passed", "failed", "not applicable", "skipped"
+# pytest outcomes of a test (its phases combined): what happened, before the rules say what it means
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
 @dataclass
@@ -37,7 +45,7 @@ class TestResult:
     __test__ = False  # not a pytest test class
 
     nodeid: str
-    outcome: str = PASSED
+    outcome: str = PASSED  # PASSED | FAILED | SKIPPED
     requirements: list[str] = field(default_factory=list)
     duration: float = 0.0
     history: str | None = None
@@ -47,6 +55,10 @@ class TestResult:
     sdk: str | None = None
     sdk_version: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)  # every verdict the call judged
+    inconclusive: str = ""  # why the harness could not observe (the Inconclusive it raised)
+    not_implemented: str = ""  # why it is NOT IMPLEMENTED without running (capabilities.py)
+    at_defaults: str = ""  # it ran at the SDK's defaults, and why (the build lacks an option)
+    status: str = PASS  # statuses.status_of, filled in by the collector
 
 
 @dataclass
@@ -67,43 +79,36 @@ def junit_properties(item: Any) -> list[tuple[str, str]]:
     return [("requirement", rid) for rid in seen]
 
 
-def failed_requirements(r: TestResult) -> set[str] | None:
-    """The requirements a failed test failed, from its failed verdicts' ``requirement``; None when a
-    failed verdict names none, or no verdict failed: the failure counts against every requirement
-    the test cites."""
-    failed = [v for v in r.verdicts if not v.ok]
-    if not failed or any(not v.requirement for v in failed):
-        return None
-    return {str(v.requirement) for v in failed}
+def outcome_for(r: TestResult, requirement_id: str, levels: Mapping[str, str] | None = None) -> str:
+    """A test's status as far as one of the requirements it cites goes."""
+    return requirement_outcome(r, requirement_id, levels or {})
 
 
-def outcome_for(r: TestResult, requirement_id: str) -> str:
-    """A test's outcome as far as one of its requirements goes."""
-    if r.outcome != FAILED or len(r.requirements) < 2:
-        return r.outcome
-    failed = failed_requirements(r)
-    return r.outcome if failed is None or requirement_id in failed else PASSED
+def outcome_label(t: TestResult, requirement_id: str, levels: Mapping[str, str] | None = None) -> str:
+    """The test's status on a requirement as people read it in a row."""
+    own = outcome_for(t, requirement_id, levels)
+    label = own
+    if own != t.status:
+        label += f" (the test is {t.status} on another requirement)"
+    if t.at_defaults:
+        label += " (at the SDK's defaults)"
+    return label
 
 
-def requirement_status(outcomes: Iterable[str]) -> str:
-    outs = list(outcomes)
-    if any(o == FAILED for o in outs):
-        return FAIL
-    if any(o == PASSED for o in outs):
-        return PASS
-    if outs and all(o == NA for o in outs):
-        return NOT_APPLICABLE
-    return NOT_RUN
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    got = list(statuses)
+    return {s: got.count(s) for s in STATUSES}
 
 
-def outcome_label(t: TestResult, requirement_id: str) -> str:
-    o = outcome_for(t, requirement_id)
-    return f"{o} (the test failed on another requirement)" if o != t.outcome else t.outcome
+def apply_status(results: Iterable[TestResult], levels: Mapping[str, str]) -> None:
+    """Fill in every result's ``status`` (statuses.status_of)."""
+    for r in results:
+        r.status = status_of(r, levels)
 
 
 @dataclass
 class MatrixReport:
-    """What conformance.md and conformance.html show: the rows, the tests, where the files are."""
+    """What conformance.md and conformance.html show: the gate, the rows, the tests, where the files are."""
 
     sdk: str
     sdk_version: str
@@ -111,6 +116,8 @@ class MatrixReport:
     results: list[TestResult]
     out_dir: Path
     timeline_of: dict[str, Path]  # nodeid -> the HTML timeline of its saved history
+    gate: Gate | None = None
+    levels: dict[str, str] = field(default_factory=dict)  # requirement ID -> SPEC level
 
     @property
     def title(self) -> str:
@@ -118,7 +125,12 @@ class MatrixReport:
 
     @property
     def failures(self) -> list[TestResult]:
-        return [t for t in self.results if t.outcome == FAILED]
+        """Tests that failed on the SDK: FAIL, NOT IMPLEMENTED, NON-STRICT (INCONCLUSIVE is shown apart)."""
+        return [t for t in self.results if t.status in (FAIL, NOT_IMPLEMENTED, NON_STRICT)]
+
+    @property
+    def inconclusive(self) -> list[TestResult]:
+        return [t for t in self.results if t.status == INCONCLUSIVE]
 
     @property
     def untraced(self) -> list[TestResult]:
@@ -126,14 +138,13 @@ class MatrixReport:
         return [r for r in self.results if not r.requirements]
 
     def requirement_counts(self) -> str:
-        order = [PASS, FAIL, NOT_APPLICABLE, NOT_RUN]
-        n = {s: sum(1 for r in self.rows if r.status == s) for s in order}
-        return ", ".join(f"{n[s]} {s}" for s in order if n[s]) or "no requirements"
+        return counts_text(status_counts(r.status for r in self.rows)) or "no requirements"
 
     def test_counts(self) -> str:
-        order = [PASSED, FAILED, NA, SKIPPED]
-        n = {o: sum(1 for r in self.results if r.outcome == o) for o in order}
-        return ", ".join(f"{n[o]} {o}" for o in order if n[o]) or "none ran"
+        return counts_text(status_counts(r.status for r in self.results)) or "none ran"
+
+    def gate_lines(self) -> list[str]:
+        return self.gate.lines() if self.gate is not None else []
 
     def link(self, path: str | Path) -> str:
         """``path`` relative to the report's folder (a file URI on another drive)."""
