@@ -7,7 +7,10 @@ the timing tolerance, then runs harness.repro.runner.ScenarioRun, which starts t
 and driver with harness/rig.py (the same parts as the plugin's fixtures) behind the session's
 Toxiproxy and stops them whatever happens. A file that does not validate is a
 collection error naming the file, the step and the field. PASS passes, FAIL fails with every
-verdict explained, NOT APPLICABLE skips with "NOT APPLICABLE to this SDK build: ...".
+verdict explained, NOT IMPLEMENTED and INCONCLUSIVE fail with the reason (the build lacks a promised
+option; the driver cannot observe it), NOT APPLICABLE (an optional feature missing) skips with "NOT
+APPLICABLE to this SDK build: ...": the same classes as the conformance suite
+(harness/drivers/capabilities.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path):
 class ScenarioFile(pytest.File):
     def collect(self):
         try:
-            scenario = load_scenario(self.path)
+            # The run's tolerance: a file whose scale would let it swamp a window is a collection error.
+            scenario = load_scenario(self.path, tolerance=float(self.config.getoption("--timing-tolerance")))
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
 
@@ -43,13 +47,13 @@ class ScenarioFile(pytest.File):
 def _run(scenario, sdk_build, toxiproxy, history, settings, tmp_path: Path) -> None:
     from harness.checks.verdict import judged
     from harness.repro.output import safe, verdict_text, write_outputs
-    from harness.repro.runner import ERROR, FAIL, NOT_APPLICABLE, ScenarioRun
+    from harness.repro.runner import ERROR, FAIL, INCONCLUSIVE, NOT_APPLICABLE, NOT_IMPLEMENTED, ScenarioRun
     run = ScenarioRun(scenario, sdk=sdk_build, history=history, toxiproxy=toxiproxy,
                       cache_dir=settings.cache_dir, tolerance=settings.tolerance, log_dir=tmp_path,
                       patches=list(settings.sdk_patches))
     out = run.run()
     judged(*out.verdicts)  # the matrix and --junitxml read them as data
-    if out.verdict in (FAIL, ERROR) or settings.keep_histories:
+    if out.verdict in (FAIL, ERROR, NOT_IMPLEMENTED, INCONCLUSIVE) or settings.keep_histories:
         folder = Path(settings.history_dir) / safe(f"repro-{scenario.name}")
         write_outputs(out, folder)
         where = f"\noutput folder: {folder}"
@@ -57,6 +61,8 @@ def _run(scenario, sdk_build, toxiproxy, history, settings, tmp_path: Path) -> N
         where = ""
     if out.verdict == NOT_APPLICABLE:
         pytest.skip(out.reason)
+    if out.verdict in (NOT_IMPLEMENTED, INCONCLUSIVE):
+        pytest.fail(f"{out.reason}{where}", pytrace=False)
     if out.verdict == ERROR:
         pytest.fail(f"scenario could not run: {out.reason}{where}", pytrace=False)
     if out.verdict == FAIL:

@@ -16,11 +16,14 @@ def repro(args: Any) -> int:
     if not args.files:
         print("error: give at least one scenario FILE (e.g. scenarios/field/*.toml)", file=sys.stderr)
         return 2
-    # 1. Every file is valid before anything is started.
+    # 1. Every file is valid before anything is started, its scale included: a scale at which the run's
+    # (unscaled) timing tolerance would swamp a window is refused (schema.check_tolerance).
+    from harness.checks.windows import DEFAULT_TOLERANCE_S
+    tol = DEFAULT_TOLERANCE_S if args.timing_tolerance is None else args.timing_tolerance
     scenarios, bad = [], False
     for f in args.files:
         try:
-            scenarios.append(load_scenario(f, scale=args.scale))
+            scenarios.append(load_scenario(f, scale=args.scale, tolerance=tol))
         except ScenarioError as exc:
             print(str(exc), file=sys.stderr)
             bad = True
@@ -49,10 +52,8 @@ def repro(args: Any) -> int:
         return 4
     print(f"SDK under test: {build.header()}")
     # 3. Run them, one after the other.
-    from harness.checks.windows import DEFAULT_TOLERANCE_S
     from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
     from harness.repro.runner import ScenarioRun
-    tol = DEFAULT_TOLERANCE_S if args.timing_tolerance is None else args.timing_tolerance
     codes = []
     for sc in scenarios:
         print(f"\n=== {sc.path}: {sc.title}\n    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "

@@ -129,6 +129,12 @@ def activity_completed_within(j: Judge, ex: Expect) -> list[Verdict]:
             for e in j.queued()]
 
 
+def own_completion_delivered(j: Judge, ex: Expect) -> list[Verdict]:
+    return [conn_checks.inflight_run_completion_delivered(j.h, token=e.get("completion_token"),
+                                                          instance_id=e.get("instance_id"))
+            for e in j.queued()]
+
+
 def exactly_once(j: Judge, ex: Expect) -> list[Verdict]:
     return [worker_checks.exactly_once(j.h, token=e.get("completion_token")) for e in j.queued()]
 

@@ -158,6 +158,11 @@ CHECKS_LIST = [
          "`after` (default: when it was queued) (checks.worker.work_completed).",
          {"after": F("ref", _AFTER.doc, default="activity"), "within": _WITHIN},
          evaluate=expect.activity_completed_within, needs=("activities",)),
+    Kind("own_completion_delivered", "check", "every workload activity is completed by its FIRST run's own "
+         "completion: the first result the server accepts arrives after that run ended and before any "
+         "redelivered run ended; fails if none was accepted, or if the server took a redelivered run's result "
+         "(a dropped or late completion) (checks.conn.inflight_run_completion_delivered).", {},
+         evaluate=expect.own_completion_delivered, needs=("activities",)),
     Kind("exactly_once", "check", "every workload activity's result is delivered exactly once "
          "(checks.worker.exactly_once).", {},
          evaluate=expect.exactly_once, needs=("activities",)),

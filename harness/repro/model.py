@@ -158,6 +158,10 @@ class Scenario:
     steps: list[Step]
     expects: list[Expect]
     raw: dict[str, Any] = field(default_factory=dict)
+    # The fake's lease mode ([server] lease_mode / lease_s; fakes/engine.py): what happens to the
+    # unfinished work of a stream that ends -- redelivered "at_once", after "expiry", or "never".
+    lease_mode: str = "at_once"
+    lease_s: float | None = None  # scaled; only with lease_mode = "expiry"
 
     @property
     def name(self) -> str:

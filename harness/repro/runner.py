@@ -28,20 +28,24 @@ from typing import Any
 
 from harness import rig
 from harness.checks.verdict import Verdict
+from harness.checks.windows import DEFAULT_TOLERANCE_S
 from harness.history import SCENARIO, History
 from harness.repro.expect import evaluate
 from harness.repro.model import LONG_POLL_CLIENT, PROBE, WORK, Scenario, Step, Undo
+from harness.repro.schema import check_tolerance
 from harness.repro.steps import IdleCutoffs
 
 PASS, FAIL, NOT_APPLICABLE, ERROR = "PASS", "FAIL", "NOT APPLICABLE", "ERROR"
+NOT_IMPLEMENTED, INCONCLUSIVE = "NOT IMPLEMENTED", "INCONCLUSIVE"
 SAMPLE_PERIOD_S = 0.05  # TCP connection sampling period
-__all__ = ["ERROR", "FAIL", "LONG_POLL_CLIENT", "NOT_APPLICABLE", "PASS", "Outcome", "ScenarioRun"]
+__all__ = ["ERROR", "FAIL", "INCONCLUSIVE", "LONG_POLL_CLIENT", "NOT_APPLICABLE", "NOT_IMPLEMENTED", "PASS",
+           "Outcome", "ScenarioRun", "lacking"]
 
 
 @dataclass
 class Outcome:
     scenario: Scenario
-    verdict: str  # PASS | FAIL | NOT APPLICABLE | ERROR
+    verdict: str  # PASS | FAIL | NOT IMPLEMENTED | INCONCLUSIVE | NOT APPLICABLE | ERROR
     verdicts: list[Verdict] = field(default_factory=list)
     reason: str = ""
     history: History | None = None
@@ -50,11 +54,27 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return {PASS: 0, FAIL: 1, NOT_APPLICABLE: 3, ERROR: 4}[self.verdict]
+        return {PASS: 0, FAIL: 1, NOT_IMPLEMENTED: 1, NOT_APPLICABLE: 3, ERROR: 4, INCONCLUSIVE: 5}[self.verdict]
 
 
-class NotApplicable(Exception):
-    pass
+def lacking(capability: str | None, message: str) -> tuple[str, str]:
+    """(verdict, reason) for a file this SDK build cannot run as written, by the class of the capability
+    the driver says it lacks (harness/drivers/capabilities.py), as in the conformance suite: only an
+    optional feature is NOT APPLICABLE; a missing resiliency option is NOT IMPLEMENTED (the build owes
+    the behaviour, and a time-scaled file cannot run at the build's defaults); a build the driver cannot
+    observe is INCONCLUSIVE. A driver that does not name the capability breaks PROTOCOL.md: ERROR."""
+    from harness.drivers.capabilities import CAPABILITIES, CONFIGURABILITY, OBSERVATION, OPTIONAL
+    cap = CAPABILITIES.get(capability or "")
+    if cap is None:
+        return ERROR, (f"the driver reported an unsupported feature without naming a known capability "
+                       f"({capability!r}; PROTOCOL.md, 'Capabilities'): {message}")
+    if cap.kind == OPTIONAL:
+        return NOT_APPLICABLE, f"NOT APPLICABLE to this SDK build: it lacks {cap.name} (optional: {cap.meaning})"
+    if cap.kind == OBSERVATION:
+        return INCONCLUSIVE, f"INCONCLUSIVE: the driver cannot observe this build ({cap.name}: {cap.meaning})"
+    assert cap.kind == CONFIGURABILITY
+    return NOT_IMPLEMENTED, (f"NOT IMPLEMENTED: this SDK build lacks {cap.name}, an option the design promises "
+                             f"({cap.meaning}): {message}")
 
 
 class ScenarioRun:
@@ -66,7 +86,7 @@ class ScenarioRun:
 
     def __init__(self, scenario: Scenario, *, sdk: Any, history: History | None = None,
                  toxiproxy: Any = None, toxiproxy_url: str | None = None, toxiproxy_bin: str | None = None,
-                 cache_dir: Path | None = None, tolerance: float = 0.25, log_dir: Path | None = None,
+                 cache_dir: Path | None = None, tolerance: float = DEFAULT_TOLERANCE_S, log_dir: Path | None = None,
                  patches: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
         from harness.paths import default_cache_dir
         self.sc = scenario
@@ -96,7 +116,7 @@ class ScenarioRun:
         self._agenda: list[tuple[float, int, str, Callable[[], None]]] = []
         self._order = itertools.count()
         self._sampling = False
-        self._na: str | None = None  # a background part found the SDK build lacks a feature
+        self._unsupported: Any = None  # a DriverUnsupported from a background part: the build lacks a feature
         self._bg_error: BaseException | None = None
 
     # -- public -----------------------------------------------------------------------------------
@@ -105,6 +125,8 @@ class ScenarioRun:
         h.meta.update(self._meta())
         out = Outcome(self.sc, ERROR, history=h)
         try:
+            # Before anything starts: a scale at which the (unscaled) tolerance swamps a window is refused.
+            check_tolerance(self.sc, self.tolerance)
             with contextlib.ExitStack() as stack:
                 self._start_parts(stack)
                 out.sdk = dict(h.meta.get("sdk", {}))
@@ -122,22 +144,24 @@ class ScenarioRun:
         return out
 
     def _play_and_check(self, out: Outcome) -> bool:
-        """Play the timeline, then check; True if the run is NOT APPLICABLE (``out`` says why)."""
+        """Play the timeline, then check; True if the build could not run the file as written (``out``
+        says what that makes of it: ``lacking``)."""
         from harness.drivers.process import DriverUnsupported
         try:
             self._play()
             if self._bg_error is not None:
                 raise self._bg_error
-            if self._na:
-                raise NotApplicable(self._na)
-        except (DriverUnsupported, NotApplicable) as exc:
-            msg = getattr(exc, "short", None) or str(exc)
+            if self._unsupported is not None:
+                raise self._unsupported
+        except DriverUnsupported as exc:
+            msg = exc.short
             if self.sc.scale != 1.0 and self.sc.worker_options is not None:
                 msg += (f" (at scale {self.sc.scale:g} the run must scale the SDK's timeouts too, which "
                         "needs its resiliency options; --scale 1 tests this build's built-in defaults "
                         "at field time)")
-            out.verdict, out.reason = NOT_APPLICABLE, f"NOT APPLICABLE to this SDK build: {msg}"
-            self.history.record(SCENARIO, "not_applicable", reason=msg)
+            out.verdict, out.reason = lacking(exc.capability, msg)
+            self.history.record(SCENARIO, "unsupported", verdict=out.verdict, capability=exc.capability,
+                                reason=out.reason)
             return True
         finally:
             self.stopping.set()
@@ -163,7 +187,7 @@ class ScenarioRun:
                 "scale": sc.scale, "file_scale": sc.file_scale, "duration_s": sc.duration,
                 "tolerance_s": self.tolerance, "worker_options": sc.worker_options,
                 "client_options": sc.client_options, "health_ping_every_s": sc.health_ping_every,
-                "scenario_text": _text_of(sc.path)}
+                "lease_mode": sc.lease_mode, "lease_s": sc.lease_s, "scenario_text": _text_of(sc.path)}
 
     # -- the rig; stopped in reverse by ``stack`` -------------------------------------------------
     def _start_parts(self, stack: contextlib.ExitStack) -> None:
@@ -212,6 +236,7 @@ class ScenarioRun:
         sc, h = self.sc, self.history
         if sc.health_ping_every:
             self.fake.set_health_ping_interval(sc.health_ping_every)
+        self.fake.set_lease_mode(sc.lease_mode, sc.lease_s)  # recorded: what the server promised the run
         self._plan()
         self.t_start = time.monotonic()
         h.record(SCENARIO, "scenario_start", scale=sc.scale, title=sc.title, duration_s=sc.duration)
@@ -222,7 +247,7 @@ class ScenarioRun:
             if t > sc.duration:
                 break
             self._sleep_until(self.t_start + t)
-            if self._bg_error is not None or self._na:
+            if self._bg_error is not None or self._unsupported is not None:
                 return
             fn()
         self._sleep_until(end)
@@ -242,20 +267,20 @@ class ScenarioRun:
     def _sleep_until(self, deadline: float) -> None:
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or self._bg_error is not None or self._na:
+            if left <= 0 or self._bg_error is not None or self._unsupported is not None:
                 return
             time.sleep(min(left, 0.05))
 
     # -- for the steps (steps.py) ---------------------------------------------------------------------
     def background(self, name: str, fn: Callable[[], None]) -> None:
         """Run ``fn`` in a thread; an exception from it ends the run as an ERROR (a build that lacks a
-        driver feature: NOT APPLICABLE), unless the run is already stopping."""
+        driver feature: ``lacking``), unless the run is already stopping."""
         def run() -> None:
             from harness.drivers.process import DriverUnsupported
             try:
                 fn()
             except DriverUnsupported as exc:
-                self._na = exc.short
+                self._unsupported = exc
             except BaseException as exc:  # surfaces as the run's ERROR
                 if not self.stopping.is_set():
                     self._bg_error = exc

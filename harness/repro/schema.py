@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fakes.engine import LEASE_MODES
 from harness.checks.windows import WorkerOptions
 from harness.repro.kinds import (
     ACTION_NAMES,
@@ -61,8 +62,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
 
 __all__ = ["ACTIONS", "ACTION_NAMES", "CHECKS", "CHECKS_LIST", "FAULTS", "METHODS", "NETWORK", "RST_STREAM_CODES",
            "RST_STREAM_STATUS", "SERVER", "STATUS_CODES", "STEP_KINDS", "STREAM_DIRS", "WITHIN_NAMES", "Expect", "F",
-           "Kind", "Scenario", "ScenarioError", "Step", "is_time_key", "load_scenario", "parse_scenario",
-           "vocabulary"]
+           "Kind", "Scenario", "ScenarioError", "Step", "check_tolerance", "is_time_key", "load_scenario",
+           "parse_scenario", "tolerance_windows", "vocabulary"]
 
 # -- the tables of a file (the kinds' own fields are in kinds.py) -----------------------------------
 STEP_COMMON = {
@@ -92,7 +93,12 @@ SDK_WORKER = {k: F("int" if k == "channel_recreate_failure_threshold" else "time
 SDK_CLIENT = {"channel_recreate_failure_threshold": F("int", "client resiliency option"),
               "min_recreate_interval_seconds": F("time", "client resiliency option")}
 SERVER_TABLE = {"health_ping_every": F("time", "the fake's HealthPing cadence; omitted = no pings "
-                                               "(daprd / durabletask-go sidecar)")}
+                                               "(daprd / durabletask-go sidecar)"),
+                "lease_mode": F("choice", "what the server does with the unfinished work of a stream that ends: "
+                                "redeliver it at once (daprd), after its lease expires (lease_s after the "
+                                "delivery), or never (only its own completion finishes it)",
+                                default="at_once", choices=LEASE_MODES),
+                "lease_s": F("time", "how long a lease lasts from the delivery (lease_mode = \"expiry\" only)")}
 WORKLOAD = {
     "worker": F("bool", "start a worker", default=True),
     "worker_at": F("time", "when the worker starts", default=0.0),
@@ -296,8 +302,9 @@ class _Validator:
 
 
 # -- a whole file ----------------------------------------------------------------------------------
-def load_scenario(path: Path | str, *, scale: float | None = None) -> Scenario:
-    """Parse and validate a scenario file. ``scale`` overrides the file's. Starts nothing."""
+def load_scenario(path: Path | str, *, scale: float | None = None, tolerance: float | None = None) -> Scenario:
+    """Parse and validate a scenario file. ``scale`` overrides the file's. With ``tolerance`` (the run's
+    timing tolerance) the scale is also checked against it (``check_tolerance``). Starts nothing."""
     path = Path(path)
     if tomllib is None:
         raise ScenarioError(path, ["reading TOML needs Python 3.11+ (tomllib) or `pip install tomli` on 3.10"])
@@ -307,7 +314,10 @@ def load_scenario(path: Path | str, *, scale: float | None = None) -> Scenario:
         raise ScenarioError(path, [f"cannot read the file: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [f"not valid TOML: {exc}"]) from None
-    return parse_scenario(raw, path, scale=scale)
+    sc = parse_scenario(raw, path, scale=scale)
+    if tolerance is not None:
+        check_tolerance(sc, tolerance)
+    return sc
 
 
 def parse_scenario(raw: dict[str, Any], path: Path | str = "<scenario>", *, scale: float | None = None) -> Scenario:
@@ -321,6 +331,7 @@ def parse_scenario(raw: dict[str, Any], path: Path | str = "<scenario>", *, scal
     top = v.table("top level", raw, TOP, skip=("scale",))
     worker_opts, client_opts = _sdk_options(v, raw.get("sdk", {}), eff)
     server = v.table("[server]", raw.get("server", {}), SERVER_TABLE)
+    _check_lease(v, server)
     workload = _workload(v, raw.get("workload", {}))
     steps = [st for i, s in enumerate(steps_raw, 1) if (st := _step_of(v, i, s)) is not None]
     expects = _expects(v, raw.get("expect", []), len(steps_raw), workload, steps)
@@ -329,7 +340,17 @@ def parse_scenario(raw: dict[str, Any], path: Path | str = "<scenario>", *, scal
     duration = top.get("duration", _last_planned(steps, workload) + 2.0)
     return Scenario(path, top["title"], top["source"], top.get("summary", ""), top["expected"],
                     top.get("known_defect", ""), eff, float(file_scale), duration, worker_opts, client_opts,
-                    server.get("health_ping_every"), workload, steps, expects, raw)
+                    server.get("health_ping_every"), workload, steps, expects, raw,
+                    lease_mode=server.get("lease_mode", "at_once"), lease_s=server.get("lease_s"))
+
+
+def _check_lease(v: _Validator, server: dict[str, Any]) -> None:
+    """lease_s goes with lease_mode = "expiry" and only with it (the fake refuses anything else)."""
+    mode, lease = server.get("lease_mode", "at_once"), server.get("lease_s")
+    if mode == "expiry" and not lease:
+        v.err("[server]", "lease_s", "required (and > 0) when lease_mode = \"expiry\"")
+    elif mode != "expiry" and lease is not None:
+        v.err("[server]", "lease_s", f"only meaningful with lease_mode = \"expiry\" (lease_mode is {mode!r})")
 
 
 def _scales(raw: dict[str, Any], path: Path, scale: float | None) -> tuple[Any, float]:
@@ -456,6 +477,50 @@ def _last_planned(steps: list[Step], workload: dict[str, Any]) -> float:
         lp = workload["long_poll"]
         last = max(last, lp["at"] + lp["timeout_s"] * lp["count"])
     return last
+
+
+# -- the tolerance against the scale ---------------------------------------------------------------
+# A check's bound is its SCALED window plus the run's timing tolerance, added once and NOT scaled: the
+# tolerance covers machine latency (thread hand-offs, a loopback hop; harness/checks/windows.py), which
+# does not shrink when the file's times do. So the scale may not shrink a window below what the
+# tolerance can judge: a tolerance above windows.WINDOW_FRACTION (half) of a scaled window is refused.
+# (Before this rule, dtpy175_rst_stream_cancel.toml at scale 0.002 allowed 0.004 s + 0.25 s: about
+# 127 field seconds against a promised 2 s.)
+def tolerance_windows(sc: Scenario) -> dict[str, float]:
+    """The scaled windows the file's expectations add the tolerance to, by a name that says where
+    each comes from (the expectation, its `within`, its length in field seconds). A `within` of 0 is
+    no window ("at once": a probe of a stream that already works; its bound is the machine latency
+    alone, as conformance's ``work_completed(within=tolerance)``), so it is not listed."""
+    out: dict[str, float] = {}
+    for ex in sc.expects:
+        if "within" in ex.params:
+            spec, w = ex.params["within"], sc.within(ex.params["within"])
+            items = spec if isinstance(spec, list) else [spec]
+            what = " + ".join(i if isinstance(i, str) else f"{num(i / sc.scale)}s" for i in items)
+        elif ex.name == "stream_abandoned_after_silence":
+            what, w = "silent_timeout", sc.window("silent_timeout")
+        else:
+            continue
+        if w > 0:
+            out[f"{ex.label()}: within {what} ({num(round(w / sc.scale, 6))} field s)"] = w
+    return out
+
+
+def check_tolerance(sc: Scenario, tolerance: float) -> None:
+    """ScenarioError, naming the scale, each window and the tolerance, if ``tolerance`` exceeds
+    windows.WINDOW_FRACTION of a window the file's expectations use at the scale in effect, with the
+    smallest scale at which the file can be judged."""
+    from harness.checks.windows import WINDOW_FRACTION
+    bad = [(name, w) for name, w in tolerance_windows(sc).items() if tolerance > WINDOW_FRACTION * w + 1e-9]
+    if not bad:
+        return
+    need = max(tolerance / (WINDOW_FRACTION * (w / sc.scale)) for _, w in bad)
+    raise ScenarioError(sc.path, [
+        f"{name}: at scale {num(sc.scale)} this window is {w:.4g}s, and the timing tolerance {num(tolerance)}s "
+        f"(machine latency: it is not scaled) is more than {num(WINDOW_FRACTION)} of it, so a build late by "
+        f"{num(round(tolerance / sc.scale, 3))} field seconds would pass" for name, w in bad]
+        + [f"use scale >= {need:.3g} (the file's `scale`, or --scale) or a --timing-tolerance <= "
+           f"{WINDOW_FRACTION * min(w for _, w in bad):.3g}s"])
 
 
 # -- the vocabulary --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.history import FAKE, SCENARIO, History
+from harness.history import DRIVER, FAKE, SCENARIO, History
 from harness.repro import kinds, schema, steps
 from harness.repro.expect import evaluate
 from harness.repro.model import F, Kind
@@ -126,6 +126,27 @@ def test_checks_are_evaluated_through_the_table():
     assert v1.check.startswith("expect 1 (no_request_after): ") and not v1.ok
     assert v2.check.startswith("expect 2 (reconnected_within): ") and not v2.ok
     assert "cannot evaluate: the server never ended a GetWorkItems stream" in v2.summary
+
+
+def test_own_completion_delivered_reads_the_workload_activity():
+    sc = parse_scenario(_raw(BASE + """
+        [workload.activity]
+        duration_s = 30
+        [[expect]]
+        check = "own_completion_delivered"
+        """))
+    h = History("t")
+    h.record(SCENARIO, "activity_queued", completion_token="a-1", instance_id="standalone-a-1")
+    h.record(DRIVER, "activity_started", instance_id="standalone-a-1")
+    h.record(FAKE, "work_item_redelivered", completion_token="a-1")
+    h.record(DRIVER, "activity_started", instance_id="standalone-a-1")
+    h.record(DRIVER, "activity_finished", instance_id="standalone-a-1")
+    (v,) = evaluate(sc, h, 0.25)  # no completion seen at all: a lost result
+    assert v.check.startswith("expect 1 (own_completion_delivered): ") and not v.ok
+    h.record(DRIVER, "activity_finished", instance_id="standalone-a-1")  # the redelivered run's
+    h.record(FAKE, "work_item_completed", completion_token="a-1", duplicate=False)
+    (v,) = evaluate(sc, h, 0.25)  # its result, not the in-flight run's
+    assert not v.ok and "never arrived" in v.summary
 
 
 def test_idle_cutoff_rules_come_and_go():

@@ -100,6 +100,20 @@ def test_scale_override_and_unscaled_defaults(tmp_path):
     assert sc2.field_time(sc2.steps[0].at) == pytest.approx(240)
 
 
+def test_server_lease_mode(tmp_path):
+    sc = load_scenario(write(tmp_path, GOOD))
+    assert sc.lease_mode == "at_once" and sc.lease_s is None  # the default: redeliver at once
+    ping = "health_ping_every = 30\n"
+    sc = load_scenario(write(tmp_path, GOOD.replace(ping, ping + 'lease_mode = "expiry"\nlease_s = 90\n')))
+    assert sc.lease_mode == "expiry" and sc.lease_s == pytest.approx(0.9)  # a time: scaled
+    assert load_scenario(write(tmp_path, GOOD.replace(ping, ping + 'lease_mode = "never"\n'))).lease_mode == "never"
+    cases = {'lease_mode = "expiry"\n': "[server]: field 'lease_s': required",
+             'lease_s = 5\n': "[server]: field 'lease_s': only meaningful with lease_mode = \"expiry\"",
+             'lease_mode = "later"\n': "[server]: field 'lease_mode': unknown value 'later'"}
+    for extra, expected in cases.items():
+        assert expected in errors_of(tmp_path, GOOD.replace(ping, ping + extra)), extra
+
+
 def test_time_rule_is_the_naming_rule():
     for key in ("at", "for", "every", "within", "duration", "finishes_at", "health_ping_every", "after_s",
                 "hello_timeout_seconds"):
@@ -211,9 +225,9 @@ def test_cli_end_to_end(tmp_path):
                            str(FIELD / "js69_hello_never_answers.toml"), "--sdk=python", "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "VERDICT: PASS" in proc.stdout and "scale:    0.01" in proc.stdout
+    assert "VERDICT: PASS" in proc.stdout and "scale:    0.014" in proc.stdout
     hist = json.loads((out / "history.json").read_text())
-    assert hist["meta"]["scale"] == 0.01 and hist["meta"]["verdict"] == "PASS"
+    assert hist["meta"]["scale"] == 0.014 and hist["meta"]["verdict"] == "PASS"
     assert any(e["kind"] == "step" for e in hist["events"])
     assert (out / "timeline.html").is_file() and (out / "timeline.txt").is_file()
     assert "<svg" in (out / "timeline.html").read_text()
