@@ -4,6 +4,23 @@ Everything here is guarded by one Condition (``Engine.cond``); GetWorkItems stre
 for work, WaitFor* long polls wait on it for state changes. The gRPC layer (sidecar.py) owns
 recording of calls; this module records only work-item lifecycle events.
 
+Leases. A work item sent on a GetWorkItems stream is leased to that stream until it is completed.
+What happens to an unfinished item whose stream ends is the *lease mode* (``set_lease_mode``):
+
+- ``at_once`` (the default): the stream's end voids its leases; the items go back to the front of
+  the queue at once (``work_item_requeued``) and the next stream gets them (``work_item_redelivered``).
+  daprd's durabletask-go backend behaves so (it abandons a dead stream's pending items).
+- ``expiry``: a lease lasts ``lease_s`` from the delivery, whatever happens to the stream; an item
+  still unfinished then is requeued (``work_item_lease_expired``) and redelivered. A stream's end
+  only orphans its items (``work_item_orphaned``): they wait for their lease to run out. Note that a
+  lease also runs out on a LIVE stream, as a server's lease does: pick ``lease_s`` longer than the work.
+- ``never``: an orphaned item is never redelivered; only its own completion finishes it.
+
+In every mode a completion for the item is accepted whenever it arrives (the first one wins; later
+ones are recorded as duplicates), and an Abandon requeues at once. The mode is recorded when it is
+set (``lease_mode``) and on every ``server_started`` (sidecar.py), so a history says what the
+server promised; every requeue, orphaning, expiry and redelivery is an event.
+
 History conventions follow proto-and-fake.md §1.4 (measured against the Python SDK):
 first dispatch newEvents = [orchestratorStarted, executionStarted]; every scheduleTask
 action appends taskScheduled(eventId = action.id) to the history (mandatory for replay);
@@ -25,6 +42,8 @@ from fakes.recorder import FAKE, Recorder
 
 ACTIVITY = "activityRequest"
 ORCHESTRATOR = "orchestratorRequest"
+AT_ONCE, EXPIRY, NEVER = "at_once", "expiry", "never"
+LEASE_MODES = (AT_ONCE, EXPIRY, NEVER)
 _TERMINAL = {pb.ENUMS[n] for n in ("ORCHESTRATION_STATUS_COMPLETED", "ORCHESTRATION_STATUS_FAILED",
                                     "ORCHESTRATION_STATUS_TERMINATED", "ORCHESTRATION_STATUS_CANCELED",
                                     "ORCHESTRATION_STATUS_CONTINUED_AS_NEW")}
@@ -52,7 +71,11 @@ class Item:
     new_events: list[Any] = field(default_factory=list)  # orchestrator items: appended on completion
     lease: int | None = None  # call_id of the stream holding it
     last_call: int | None = None  # call_id of the last stream it was sent on
-    lost_from: int | None = None  # call_id whose end put it back on the queue
+    lost_from: int | None = None  # call_id whose end (or expired lease) put it back on the queue
+    lost_at: float | None = None  # when it went back on the queue (monotonic)
+    lost_cause: str = ""  # why: "stream ended", "lease expired", "abandoned"
+    leased_at: float | None = None  # when its current lease began (the delivery)
+    orphaned_from: int | None = None  # the ended stream that still holds its lease (expiry / never)
     deliveries: int = 0
     done: bool = False
 
@@ -77,8 +100,20 @@ class Instance:
         return self.status in _TERMINAL
 
 
+def check_lease_mode(mode: str, lease_s: float | None) -> None:
+    """ValueError unless ``mode`` is a lease mode and ``lease_s`` fits it (a duration > 0 for
+    ``expiry``, nothing otherwise)."""
+    if mode not in LEASE_MODES:
+        raise ValueError(f"unknown lease mode {mode!r}; valid: {', '.join(LEASE_MODES)}")
+    if mode == EXPIRY and (lease_s is None or lease_s <= 0):
+        raise ValueError(f"lease mode 'expiry' needs lease_s > 0, got {lease_s!r}")
+    if mode != EXPIRY and lease_s is not None:
+        raise ValueError(f"lease_s is only meaningful with lease mode 'expiry' (got mode {mode!r})")
+
+
 class Engine:
-    def __init__(self, history: Recorder) -> None:
+    def __init__(self, history: Recorder, *, lease_mode: str = AT_ONCE, lease_s: float | None = None) -> None:
+        check_lease_mode(lease_mode, lease_s)
         self.history = history
         self.cond = threading.Condition(threading.RLock())
         self.queue: deque[Item] = deque()
@@ -86,6 +121,67 @@ class Engine:
         self.instances: dict[str, Instance] = {}
         self.completions: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self.lease_mode, self.lease_s = lease_mode, lease_s
+        self._timers: dict[str, tuple[threading.Timer, int]] = {}  # token -> (expiry timer, delivery no.)
+        self._closed = False
+
+    # -- lease mode ------------------------------------------------------------------------
+    def set_lease_mode(self, mode: str, lease_s: float | None = None) -> None:
+        """What happens to the unfinished items of a stream that ends (module docstring). Applies to
+        deliveries and stream ends from now on; recorded as ``lease_mode``."""
+        check_lease_mode(mode, lease_s)
+        with self.cond:
+            self.lease_mode, self.lease_s = mode, lease_s
+            self.history.record(FAKE, "lease_mode", lease_mode=mode, lease_s=lease_s)
+
+    def _arm(self, item: Item, now: float) -> None:
+        """Expiry mode: start the timer that ends ``item``'s current lease ``lease_s`` after its delivery."""
+        if item.token in self._timers and self._timers[item.token][1] != item.deliveries:
+            self._disarm(item.token)  # a stale timer of an earlier delivery (the mode changed meanwhile)
+        if self._closed or self.lease_s is None or item.token in self._timers or item.leased_at is None:
+            return
+        timer = threading.Timer(max(item.leased_at + self.lease_s - now, 0.0), self._expire,
+                                args=(item.token, item.deliveries))
+        timer.daemon = True
+        timer.name = f"fake-lease-{item.token}"
+        self._timers[item.token] = (timer, item.deliveries)
+        timer.start()
+
+    def _disarm(self, token: str) -> None:
+        entry = self._timers.pop(token, None)
+        if entry is not None:
+            entry[0].cancel()
+
+    def _expire(self, token: str, delivery: int) -> None:
+        """A lease ran out: the item, if still unfinished under that lease, goes back on the queue."""
+        with self.cond:
+            item = self.items.get(token)
+            if token in self._timers and self._timers[token][1] == delivery:
+                self._timers.pop(token)
+            if self._closed or item is None or item.done or item.lease is None or item.deliveries != delivery:
+                return
+            now = time.monotonic()
+            self.history.record(FAKE, "work_item_lease_expired", completion_token=token, call_id=item.lease,
+                                delivery=delivery, lease_s=self.lease_s,
+                                leased_s=now - (item.leased_at or now), stream_ended=item.orphaned_from is not None)
+            self._requeue(item, item.lease, "lease expired", now)
+            self.cond.notify_all()
+
+    def _requeue(self, item: Item, from_call: int | None, cause: str, now: float, front: bool = True) -> None:
+        item.lease, item.orphaned_from = None, None
+        item.lost_from, item.lost_at, item.lost_cause = from_call, now, cause
+        if front:
+            self.queue.appendleft(item)
+        else:
+            self.queue.append(item)
+
+    def close(self) -> None:
+        """Cancel every pending lease expiry (the fake is stopping)."""
+        with self.cond:
+            self._closed = True
+            timers, self._timers = [t for t, _ in self._timers.values()], {}
+        for t in timers:
+            t.cancel()
 
     # -- queueing --------------------------------------------------------------------------
     def _enqueue(self, item: Item) -> None:
@@ -169,16 +265,21 @@ class Engine:
             item = self.queue.popleft()
             if item.done or item.lease is not None:
                 continue
-            item.lease, item.deliveries = call_id, item.deliveries + 1
+            now = time.monotonic()
+            item.lease, item.deliveries, item.leased_at = call_id, item.deliveries + 1, now
             if item.kind == ORCHESTRATOR:
                 inst = self.instances.get(item.instance_id)
                 if inst is not None and inst.status == pb.ORCHESTRATION_STATUS_PENDING:
                     inst.status = pb.ORCHESTRATION_STATUS_RUNNING  # started = picked up by a worker
                     self.cond.notify_all()
-            if item.lost_from is not None:
+            if item.lost_from is not None or item.lost_cause:
                 self.history.record(FAKE, "work_item_redelivered", completion_token=item.token,
-                                    from_call_id=item.lost_from, to_call_id=call_id, delivery=item.deliveries)
+                                    from_call_id=item.lost_from, to_call_id=call_id, delivery=item.deliveries,
+                                    cause=item.lost_cause, lease_mode=self.lease_mode,
+                                    after_s=now - item.lost_at if item.lost_at is not None else None)
             item.last_call = call_id
+            if self.lease_mode == EXPIRY:
+                self._arm(item, now)
             return item
         return None
 
@@ -186,25 +287,38 @@ class Engine:
         return any(not i.done and i.lease is None for i in self.queue)
 
     def release(self, call_id: int, reason: str) -> None:
-        """Stream ``call_id`` ended: its unfinished items go back to the queue (front, in order)."""
+        """Stream ``call_id`` ended. Its unfinished items go back to the queue (front, in order) at
+        once, or stay leased to the dead stream until their lease expires, or for good: the lease
+        mode decides (module docstring). Idempotent: the gRPC layer may report one end twice."""
         with self.cond:
-            lost = [i for i in self.items.values() if i.lease == call_id and not i.done]
-            for item in reversed(lost):
-                item.lease, item.lost_from = None, call_id
-                self.queue.appendleft(item)
-                self.history.record(FAKE, "work_item_requeued", completion_token=item.token,
-                                    from_call_id=call_id, reason=reason)
-            if lost:
-                self.cond.notify_all()
+            now = time.monotonic()
+            lost = [i for i in self.items.values()
+                    if i.lease == call_id and not i.done and i.orphaned_from != call_id]
+            if self.lease_mode == AT_ONCE:
+                for item in reversed(lost):
+                    self._requeue(item, call_id, "stream ended", now)
+                    self.history.record(FAKE, "work_item_requeued", completion_token=item.token,
+                                        from_call_id=call_id, reason=reason, lease_mode=AT_ONCE)
+                if lost:
+                    self.cond.notify_all()
+                return
+            for item in lost:
+                item.orphaned_from = call_id
+                expires = None
+                if self.lease_mode == EXPIRY and self.lease_s is not None and item.leased_at is not None:
+                    expires = max(item.leased_at + self.lease_s - now, 0.0)
+                    self._arm(item, now)  # delivered under another mode: its lease now runs out too
+                self.history.record(FAKE, "work_item_orphaned", completion_token=item.token, call_id=call_id,
+                                    reason=reason, lease_mode=self.lease_mode, expires_in_s=expires)
 
     def abandon(self, token: str, call_id: int) -> bool:
         with self.cond:
             item = self.items.get(token)
             if item is None or item.done:
                 return False
-            if item.lease is not None:
-                item.lost_from, item.lease = item.lease, None
-                self.queue.append(item)
+            self._disarm(token)
+            if item.lease is not None:  # the worker gave it back: requeued at once, whatever the lease mode
+                self._requeue(item, item.lease, "abandoned", time.monotonic(), front=False)
                 self.cond.notify_all()
             self.history.record(FAKE, "work_item_requeued", completion_token=token,
                                 from_call_id=item.lost_from, reason="abandoned", call_id=call_id)
@@ -232,6 +346,7 @@ class Engine:
             self.completions.setdefault(token, []).append(entry)
             if item and not duplicate:
                 item.done, item.lease = True, None
+                self._disarm(item.token)
                 inst = self.instances.get(item.instance_id)
                 if inst is not None:
                     if res.HasField("failureDetails"):
@@ -256,6 +371,7 @@ class Engine:
             if item is None or duplicate:
                 return token, duplicate
             item.done, item.lease = True, None
+            self._disarm(item.token)
             inst = self.instances.get(item.instance_id)
             if inst is None:
                 return token, duplicate

@@ -17,6 +17,9 @@ Hooks for scripted scenarios (harness/repro/, field reports), all public:
 - ``inject(method, AbortAfter(seconds, code))`` cuts unary calls still being served ``seconds``
   after they started (faults.py), e.g. a DTS-style cut-off of idle long polls.
 - ``goaway()``, ``restart()``, ``set_health_ping_interval()``, ``schedule_activity()``, ``engine``.
+- ``set_lease_mode(mode, lease_s)``: what happens to the unfinished work of a stream that ends --
+  redelivered at once (``"at_once"``, the default), after its lease expires (``"expiry"``, ``lease_s``
+  after the delivery) or never (``"never"``); see engine.py. Also a constructor option.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import grpc
 
 from fakes import pb
 from fakes.calls import Call
-from fakes.engine import Engine, Item
+from fakes.engine import AT_ONCE, Engine, Item
 from fakes.faults import (
     Abort,
     AbortAfter,
@@ -68,11 +71,12 @@ class FakeSidecar:
     """Fake TaskHubSidecarService. See module docstring; public API is documented per method."""
 
     def __init__(self, history: Recorder, *, host: str = "127.0.0.1", port: int = 0,
-                 health_ping_interval: float | None = None) -> None:
+                 health_ping_interval: float | None = None, lease_mode: str = AT_ONCE,
+                 lease_s: float | None = None) -> None:
         self.history = history
         self.host = host
         self.port = port
-        self.engine = Engine(history)
+        self.engine = Engine(history, lease_mode=lease_mode, lease_s=lease_s)
         self._cond = self.engine.cond  # one lock for calls, streams, queue and instances
         self._ping_interval = health_ping_interval
         self._faults = FaultTable()
@@ -114,7 +118,8 @@ class FakeSidecar:
             self.port = bound
             server.start()
             self._servers[gen], self._gen = server, gen
-        self.history.record(FAKE, "server_started", port=self.port, server_gen=gen)
+        self.history.record(FAKE, "server_started", port=self.port, server_gen=gen,
+                            lease_mode=self.engine.lease_mode, lease_s=self.engine.lease_s)
         return gen
 
     def _stop_generation(self, gen: int, grace: float) -> threading.Event:
@@ -148,6 +153,7 @@ class FakeSidecar:
         for e in events:
             e.wait((grace or 0.0) + 2.0)
         self._stopped.set()  # any handler still blocked returns now
+        self.engine.close()  # no lease expiry fires into a stopped fake
         with self._cond:
             self._cond.notify_all()
         for t in self._watchers:
@@ -222,6 +228,11 @@ class FakeSidecar:
                 self._cond.wait(min(_POLL, max(deadline - time.monotonic(), 0.001)))
 
     # -- configuration and introspection ----------------------------------------------------
+    def set_lease_mode(self, mode: str, lease_s: float | None = None) -> None:
+        """``"at_once"``, ``"expiry"`` (with ``lease_s``) or ``"never"``: engine.py's lease modes.
+        ValueError for an unknown mode or a ``lease_s`` that does not fit it."""
+        self.engine.set_lease_mode(mode, lease_s)
+
     def set_health_ping_interval(self, seconds: float | None) -> None:
         with self._cond:
             self._ping_interval = seconds

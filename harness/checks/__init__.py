@@ -2,9 +2,12 @@
 
 Owns: ``verdict`` (Verdict, ``require``, ``for_requirement``), ``windows`` (every timing bound, from
 the options a scenario configures plus one tolerance), ``queries`` (history look-ups several checks
-share), then one module per requirement area: ``worker`` (handshake, stream health, backoff,
+share), ``options`` (the client options' types and the design's defaults, what OPT-001/002
+compare a build's declared defaults with), then one module per requirement area: ``worker`` (handshake, stream health, backoff,
 shutdown), ``client`` (client status, recreation, channel ownership), ``conn`` (dead connections,
-in-flight drain, leaks), and ``field`` (checks only field-report files use).
+in-flight drain, leaks), ``promises`` (SPEC.md section 6: defaults in force, stream-timer edges,
+health pings, peer statuses, recreation state, retirement, drain across stop), and ``field`` (checks
+only field-report files use).
 
 Every public check is decorated with ``@check`` (verdict.py): the Verdict it returns records how it
 was computed (``call``: the function and its keyword arguments as JSON), so ``python -m harness
@@ -20,6 +23,6 @@ harness/history.py):
 - fake ``message_sent`` (call_id, item, completion_token)
 - fake ``work_item_completed`` (completion_token, duplicate)
 - network ``fault_start`` / ``fault_end`` / ``tcp_reset`` / ``tcp_rst_seen``
-- driver ``channel_created`` / ``channel_closed`` (owner), ``rpc_done`` (method, code, details),
-  ``client_call_done``
+- driver ``channel_created`` / ``channel_closed`` (owner, role: worker or client), ``client_closed``,
+  ``rpc_done`` (method, code, details), ``client_call_done``
 """

@@ -1,41 +1,77 @@
 """Checkers for client resiliency and channel ownership (CLI-STATUS-*, CLI-RECREATE-*, CHAN-OWN-*).
 
 Same contract as harness/checks/: pure functions of a History returning a Verdict. Event
-vocabulary read here: driver ``channel_created`` {channel_id, owner}, ``channel_closed``
-{channel_id}, ``rpc_done`` {method, role, channel_id, code} (worker and sync clients only),
-``client_call_done`` {client_id, op, outcome, grpc_code}; fake ``rpc_start`` {call_id, method,
-peer, metadata}, ``rpc_end`` {call_id, code}.
+vocabulary read here: driver ``channel_created`` {channel_id, owner, role}, ``channel_closed``
+{channel_id, role}, ``client_closed`` {client_id, elapsed}, ``rpc_done`` {method, role, channel_id,
+code} (worker and sync clients only), ``client_call_done`` {client_id, op, outcome, grpc_code,
+elapsed}; fake ``rpc_start`` {call_id, method, peer, metadata}, ``rpc_end`` {call_id, code}.
+
+Recreations are attributed by owner: ``role`` ("worker", "client:<id>") names the worker or client
+a channel belongs to, so a check about client ``c`` never counts the channels of a control client
+or of the worker running alongside it. A channel the driver could not attribute (``role`` null,
+or a history recorded before drivers named it) counts AGAINST a "no recreation" verdict of any
+role (it may have been that role's) and never FOR a "there was a recreation" verdict.
 """
 
 from __future__ import annotations
 
 from harness.checks.queries import client_calls, sdk_channels_created
 from harness.checks.verdict import Verdict, check
-from harness.history import DRIVER, FAKE, History
+from harness.history import DRIVER, FAKE, Event, History
 
 
 def _t(history: History, t: float | None) -> str:
     return "-" if t is None else f"{t - history.t0:.3f}s"
 
 
+def client_role(client_id: str) -> str:
+    """The driver's ``role`` for client ``client_id`` (as in ``rpc_done``)."""
+    return f"client:{client_id}"
+
+
+def _created(history: History, role: str | None, after: float | None,
+             before: float | None = None) -> tuple[list[Event], list[Event]]:
+    """SDK-owned channels created in [after, before): (those of ``role``, unattributed ones). With no
+    ``role``: every SDK-owned channel, none unattributed (the check is about the whole process)."""
+    created = sdk_channels_created(history, after=after, before=before)
+    if role is None:
+        return created, []
+    return ([e for e in created if e.get("role") == role],
+            [e for e in created if e.get("role") is None])
+
+
+def _of(role: str | None) -> str:
+    return f" of {role}" if role else ""
+
+
+def _calls_after(history: History, *, client_id: str, after: float | None) -> list[Event]:
+    """Every call of client ``client_id`` that returned after ``after`` (any op), in order."""
+    return history.select(DRIVER, "client_call_done", after=after, client_id=client_id)
+
+
 # -- recreation counts ----------------------------------------------------------------------------
 @check
 def recreations_exactly(history: History, *, after: float, before: float | None, count: int,
-                        why: str) -> Verdict:
-    """Exactly ``count`` SDK-owned channels were created in (after, before)."""
+                        why: str, role: str | None = None) -> Verdict:
+    """Exactly ``count`` SDK-owned channels (of ``role``) were created in [after, before); an
+    unattributed one makes the count uncertain, so it fails the verdict."""
     check = f"exactly {count} channel recreation(s) ({why})"
-    created = sdk_channels_created(history, after=after, before=before)
-    return Verdict(check, len(created) == count,
-                   f"{len(created)} SDK-owned channel(s) created between {_t(history, after)} and "
-                   f"{_t(history, before)}", {"channels_created": len(created)}, [e.seq for e in created[:6]])
+    created, unknown = _created(history, role, after, before)
+    return Verdict(check, len(created) == count and not unknown,
+                   f"{len(created)} SDK-owned channel(s){_of(role)} created between {_t(history, after)} and "
+                   f"{_t(history, before)}" + (f", {len(unknown)} not attributed to any owner" if unknown else ""),
+                   {"channels_created": len(created), "unattributed": len(unknown)},
+                   [e.seq for e in (created + unknown)[:6]])
 
 
 @check
-def recreations_spaced(history: History, *, after: float, interval: float, tolerance: float) -> Verdict:
-    """No two SDK-owned channel creations after ``after`` are closer than ``interval`` (minus the
-    tolerance): ``min_recreate_interval_seconds`` is honoured."""
+def recreations_spaced(history: History, *, after: float, interval: float, tolerance: float,
+                       role: str | None = None) -> Verdict:
+    """No two SDK-owned channel creations (of ``role``, or unattributed) after ``after`` are closer
+    than ``interval`` (minus the tolerance): ``min_recreate_interval_seconds`` is honoured."""
     check = f"recreations at least {interval:.3f}s apart (min_recreate_interval_seconds)"
-    created = sdk_channels_created(history, after=after)
+    mine, unknown = _created(history, role, after)
+    created = sorted(mine + unknown, key=lambda e: (e.t, e.seq))
     gaps = [(b.t - a.t, a, b) for a, b in zip(created, created[1:], strict=False)]
     if not gaps:
         return Verdict(check, True, f"{len(created)} recreation(s): nothing to space",
@@ -191,23 +227,78 @@ def metadata_on_every_call(history: History, *, key: str, value: str, after: flo
 # -- checks the scenarios and the field files share ---------------------------------------------
 @check
 def no_sdk_channel_created(history: History, *, after: float, before: float | None = None,
-                           why: str = "") -> Verdict:
+                           why: str = "", role: str | None = None) -> Verdict:
+    """No SDK-owned channel (of ``role``, or unattributed) was created in [after, before)."""
     check = "no channel recreation" + (f" ({why})" if why else "")
-    created = sdk_channels_created(history, after=after, before=before)
+    mine, unknown = _created(history, role, after, before)
+    created = mine + unknown
     return Verdict(check, not created,
-                   f"{len(created)} SDK-owned channel(s) created in the window" if created
-                   else "no SDK-owned channel was created in the window",
-                   {"channels_created": len(created)}, [e.seq for e in created])
+                   f"{len(mine)} SDK-owned channel(s){_of(role)} created in the window"
+                   + (f", {len(unknown)} not attributed to any owner" if unknown else "") if created
+                   else f"no SDK-owned channel{_of(role)} was created in the window",
+                   {"channels_created": len(mine), "unattributed": len(unknown)}, [e.seq for e in created])
 
 
 @check
 def sdk_channel_created(history: History, *, after: float, before: float | None = None,
-                        why: str = "") -> Verdict:
+                        why: str = "", role: str | None = None) -> Verdict:
+    """At least one SDK-owned channel (of ``role``) was created in [after, before)."""
     check = "a fresh SDK-owned channel" + (f" ({why})" if why else "")
-    created = sdk_channels_created(history, after=after, before=before)
+    created, _ = _created(history, role, after, before)
     return Verdict(check, bool(created),
-                   f"{len(created)} SDK-owned channel(s) created in the window",
+                   f"{len(created)} SDK-owned channel(s){_of(role)} created in the window",
                    {"channels_created": len(created)}, [e.seq for e in created])
+
+
+@check
+def recreated_promptly(history: History, *, client_id: str, after: float, tolerance: float) -> Verdict:
+    """The first recreation of client ``client_id``'s channel after ``after`` followed the failed call
+    that made it due (the client's first failed call after ``after``) within the tolerance: the client
+    acts on the N-th failure at once (no option configures a delay), so the recreated channel is in
+    place for the calls that follow, and a phase's own work is over one tolerance after its last
+    call (which is what lets a scenario close a phase there)."""
+    check = "recreation follows the failure that made it due within the tolerance"
+    role = client_role(client_id)
+    failed = [c for c in _calls_after(history, client_id=client_id, after=after) if c.get("outcome") != "ok"]
+    created, _ = _created(history, role, after)
+    if not failed or not created:
+        return Verdict(check, False, f"{len(failed)} failed call(s) and {len(created)} recreation(s) of {role} "
+                       f"after {_t(history, after)}: nothing to time", {"failed_calls": len(failed),
+                                                                       "recreations": len(created)},
+                       [e.seq for e in (failed + created)[:3]])
+    trigger, rec = failed[0], created[0]
+    delay = rec.t - trigger.t
+    # The SDK may finish the recreation before the driver reports the call's return (a negative delay),
+    # but not before the call began: that recreation was caused by something earlier.
+    started = trigger.t - float(trigger.get("elapsed") or 0.0)
+    ok = started <= rec.t and delay <= tolerance
+    return Verdict(check, ok,
+                   f"channel {rec.get('channel_id')} created {delay:.3f}s after the failed {trigger.get('op')} "
+                   f"returned (bound: tolerance {tolerance:.3f}s)"
+                   + ("" if started <= rec.t else "; before that call even began: not its doing"),
+                   {"delay_s": delay, "bound_s": tolerance}, [trigger.seq, rec.seq])
+
+
+@check
+def channels_closed_at_close(history: History, *, client_id: str, tolerance: float) -> Verdict:
+    """RETIRE-2: when ``close()`` of client ``client_id`` returns (driver ``client_closed``), every
+    SDK-owned channel the client built, the current one and every retired one still in its grace, is
+    closed, within the tolerance (P: close() "closes any previously retired SDK-owned gRPC channels
+    immediately instead of waiting for the delayed cleanup timer")."""
+    check = "close() closes every channel the client built, retired ones included"
+    role = client_role(client_id)
+    closed_ev = history.first(source=DRIVER, kind="client_closed", client_id=client_id)
+    if closed_ev is None:
+        return Verdict(check, False, f"client {client_id} was never closed (setup)")
+    built, _ = _created(history, role, None, closed_ev.t)
+    deadline = closed_ev.t + tolerance
+    open_ = [e for e in built if history.first(source=DRIVER, kind="channel_closed", before=deadline,
+                                                 channel_id=e.get("channel_id")) is None]
+    return Verdict(check, bool(built) and not open_,
+                   f"{len(built)} SDK-owned channel(s) of {role}; {len(open_)} still open "
+                   f"{tolerance:.3f}s after close() returned at {_t(history, closed_ev.t)}"
+                   + (f" (channel {open_[0].get('channel_id')})" if open_ else ""),
+                   {"channels": len(built), "open": len(open_)}, [closed_ev.seq] + [e.seq for e in open_[:3]])
 
 
 @check

@@ -121,11 +121,14 @@ def channel_closed_after_work(history: History, *, channel_id: int, instance_id:
                        f"activity finished at {finished.t - history.t0:.3f}s", {}, [finished.seq])
     last_complete = max((e.t for e in completes), default=None)
     gap = closed.t - finished.t
-    ok = closed.t >= finished.t and (last_complete is None or closed.t >= last_complete)
+    # No completion RPC ended on the channel: the order this check exists for was never observed (the
+    # completion was dropped, or the channel was closed under it before grpc could even start the call).
+    ok = closed.t >= finished.t and last_complete is not None and closed.t >= last_complete
     return Verdict(check, ok,
                    f"channel {channel_id} closed {gap:+.3f}s relative to the activity's end"
                    + (f", {closed.t - last_complete:+.3f}s relative to its completion RPC's end"
-                      if last_complete is not None else ", no completion RPC ended on it"),
+                      if last_complete is not None else
+                      ", but no completion RPC ended on it: the in-flight work's completion was never seen there"),
                    {"close_minus_finish_s": gap}, [finished.seq, closed.seq] + [e.seq for e in completes[:2]])
 
 
@@ -141,6 +144,37 @@ def activity_in_flight_at(history: History, *, instance_id: str, t: float) -> Ve
                                f"finished={finished.t - history.t0 if finished else None}, "
                                f"fault at {t - history.t0:.3f}s"),
                    {}, [e.seq for e in (started, finished) if e is not None])
+
+
+@check
+def stream_lost_during_run(history: History, *, instance_id: str) -> Verdict:
+    """Control: the SDK's GetWorkItems call ended (driver ``rpc_done``) while the activity ``instance_id``
+    ran (between its first ``activity_started`` and ``activity_finished``): the in-flight work's stream
+    was lost from the SDK's own point of view, whatever the server knew."""
+    check = "the SDK lost its stream while the activity ran"
+    started = history.first(source=DRIVER, kind="activity_started", instance_id=instance_id)
+    finished = history.first(source=DRIVER, kind="activity_finished", instance_id=instance_id)
+    if started is None or finished is None:
+        return Verdict(check, False, f"the activity {instance_id} never "
+                       + ("started" if started is None else "finished"))
+    ended = history.select(DRIVER, "rpc_done", after=started.t, before=finished.t, method="GetWorkItems")
+    return Verdict(check, bool(ended),
+                   f"GetWorkItems ended {ended[0].t - started.t:.3f}s into the run ({ended[0].get('code')})"
+                   if ended else "no GetWorkItems call ended while the activity ran",
+                   {}, [started.seq, finished.seq] + [e.seq for e in ended[:1]])
+
+
+@check
+def peer_heard_after(history: History, *, peer: str, after: float) -> Verdict:
+    """Control: the server heard from connection ``peer`` (fake ``peer``) again after ``after``: a call
+    started, ended or completed work from it. After a black hole on it is lifted, TCP resumes the old
+    connection at its next retransmission (harness/net/conn.py); this shows it did."""
+    check = "the old connection was heard from after the black hole"
+    heard = history.select(FAKE, after=after, where=lambda e: e.get("peer") == peer
+                           and e.kind in ("rpc_start", "rpc_end", "work_item_completed"))
+    return Verdict(check, bool(heard),
+                   f"first {heard[0].kind} from {peer} {heard[0].t - after:.3f}s after the black hole"
+                   if heard else f"nothing from {peer} after the black hole", {}, [e.seq for e in heard[:2]])
 
 
 @check
@@ -185,26 +219,54 @@ def stream_ended_by_server(history: History, *, call_id: int) -> Verdict:
 
 @check
 def inflight_run_completion_delivered(history: History, *, token: str, instance_id: str) -> Verdict:
-    """The run that was in flight when the stream ended got ITS completion to the server: the first
-    accepted completion of ``token`` arrives after that run's ``activity_finished`` and before any
-    later run of the same activity (a redelivery) finished. A build that drops the completion and lets
-    the server's redelivery do the work fails this (P: in-flight completions keep draining across
-    graceful stream resets)."""
+    """The run that was in flight when its stream was lost got ITS OWN completion to the server, and the
+    server took it as the item's result (P: in-flight completions keep draining across stream resets).
+
+    Runs are told apart by time, which is all the server sees (a redelivered run sends the same token):
+    the in-flight run is the first ``activity_started`` of ``instance_id`` and ends at the first
+    ``activity_finished``; any later run (a redelivery) cannot complete before it has itself finished
+    (the driver records ``activity_finished`` before the SDK sends the completion). So the first
+    accepted (non-duplicate) completion of ``token`` must arrive after the in-flight run finished and
+    before any later run finished. FAILS when no completion was accepted at all, and when the first
+    accepted one came after a later run finished: the in-flight run's completion was dropped, or only
+    late (then it shows up as a duplicate), and the server's redelivery did the work."""
     check = "the in-flight run's own completion was delivered"
-    runs = history.select(DRIVER, "activity_finished", instance_id=instance_id)
-    done = [e for e in history.select(FAKE, "work_item_completed", completion_token=token) if not e.get("duplicate")]
-    if not runs:
-        return Verdict(check, False, f"the activity {instance_id} never finished")
-    if not done:
-        return Verdict(check, False, f"work item {token} was never completed", {}, [runs[0].seq])
-    first_run, first_done = runs[0], done[0]
-    later = runs[1].t if len(runs) > 1 else None
-    ok = first_done.t >= first_run.t and (later is None or first_done.t < later)
-    return Verdict(check, ok,
-                   f"first accepted completion {first_done.t - first_run.t:+.3f}s after the in-flight run ended"
-                   + (f", {first_done.t - later:+.3f}s relative to the redelivered run's end" if later else
-                      "; the activity ran once"),
-                   {"runs": len(runs)}, [first_run.seq, first_done.seq] + ([runs[1].seq] if later else []))
+    starts = history.select(DRIVER, "activity_started", instance_id=instance_id)
+    ends = history.select(DRIVER, "activity_finished", instance_id=instance_id)
+    done = history.select(FAKE, "work_item_completed", completion_token=token)
+    accepted = [e for e in done if not e.get("duplicate")]
+    redelivered = history.select(FAKE, "work_item_redelivered", completion_token=token)
+    measured: dict[str, object] = {"runs": len(starts), "redeliveries": len(redelivered),
+                                   "completions": len(done), "duplicates": len(done) - len(accepted)}
+    if not starts or not ends:
+        return Verdict(check, False, f"the activity {instance_id} never "
+                       + ("started" if not starts else "finished"), measured, [e.seq for e in starts[:2]])
+    own = ends[0]
+    if not accepted:
+        return Verdict(check, False, f"no completion of {token} was ever accepted by the server "
+                       f"({len(starts)} run(s), {len(redelivered)} redelivery(ies), {len(done)} duplicate(s)): "
+                       "the in-flight run's result was lost", measured, [own.seq] + [e.seq for e in redelivered[:2]])
+    first = accepted[0]
+    later = ends[1] if len(ends) > 1 else None
+    measured["own_completion_delay_s"] = first.t - own.t
+    ok = first.t >= own.t and (later is None or first.t < later.t)
+    if ok:
+        summary = (f"first accepted completion {first.t - own.t:+.3f}s after the in-flight run ended"
+                   + (f", {later.t - first.t:.3f}s before the redelivered run ended" if later else
+                      f"; {len(starts)} run(s)"))
+    elif first.t < own.t:
+        summary = (f"a completion was accepted {own.t - first.t:.3f}s BEFORE the in-flight run ended: "
+                   "not that run's result")
+    else:
+        assert later is not None
+        dup = next((e for e in done if e.get("duplicate") and e.t > first.t), None)
+        summary = (f"the first accepted completion came {first.t - later.t:+.3f}s after the REDELIVERED run "
+                   f"ended ({first.t - own.t:.3f}s after the in-flight run ended): the server took a redelivered "
+                   "run's result; the in-flight run's completion "
+                   + (f"arrived only {dup.t - first.t:.3f}s later, as a duplicate" if dup is not None
+                      else "never arrived"))
+    return Verdict(check, ok, summary, measured,
+                   [own.seq, first.seq] + ([later.seq] if later is not None else []))
 
 
 # -- checks the scenarios and the field files share ---------------------------------------------

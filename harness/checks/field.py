@@ -1,10 +1,11 @@
-"""Checks that only field-report scenario files use (harness/repro/expect.py)."""
+"""Checks that only field-report scenario files use (harness/repro/expect.py): retries after a fault, a
+stream's lifetime, how often an activity ran, client call outcomes. Pure functions of a History."""
 
 from __future__ import annotations
 
 from harness.checks.queries import call_end, client_calls
-from harness.checks.verdict import Verdict, check
-from harness.history import DRIVER, FAKE, Event, History
+from harness.checks.verdict import Verdict, check, control
+from harness.history import DRIVER, FAKE, SCENARIO, Event, History
 
 
 @check
@@ -35,9 +36,19 @@ def retried_after_fault(history: History, *, method: str, within: float) -> Verd
                    [f.seq for f in faults[:3]] + ([worst[1].seq] if worst[1] is not None else []))
 
 
+def _run_end(history: History) -> Event | None:
+    """Where the observation ended: the scenario's ``scenario_end`` mark, else the last event recorded."""
+    end = history.last(source=SCENARIO, kind="scenario_end")
+    return end if end is not None else (history.events[-1] if history.events else None)
+
+
 @check
 def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
-    """The first GetWorkItems stream was not ended (by either side) before ``min_s`` after it began."""
+    """The first GetWorkItems stream was not ended (by either side) before ``min_s`` after it began.
+
+    A stream still open when the run ended counts only if the run lasted ``min_s`` after the stream
+    began: otherwise nobody watched long enough to see it end, and the verdict fails (as a control:
+    the observation, not the SDK, fell short)."""
     check = f"the first stream stays open at least {min_s:.3f}s"
     first = history.first(source=FAKE, kind="rpc_start", method="GetWorkItems")
     if first is None:
@@ -46,7 +57,14 @@ def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
     gave_up = history.first(source=DRIVER, kind="rpc_done", method="GetWorkItems", after=first.t)
     ends = [e for e in (end, gave_up) if e is not None]
     if not ends:
-        return Verdict(check, True, "the stream never ended", {"lifetime_s": None}, [first.seq])
+        run_end = _run_end(history)
+        watched = run_end.t - first.t if run_end is not None else 0.0
+        ok = watched >= min_s
+        v = Verdict(check, ok, f"the stream never ended; the run watched it {watched:.3f}s"
+                    + ("" if ok else f", less than {min_s:.3f}s: the observation was too short to tell"),
+                    {"lifetime_s": None, "watched_s": watched},
+                    [first.seq] + ([run_end.seq] if run_end is not None else []))
+        return v if ok else control(v)
     e = min(ends, key=lambda x: x.t)
     life = e.t - first.t
     return Verdict(check, life >= min_s, f"stream ended after {life:.3f}s ({e.source} {e.kind} "
@@ -55,13 +73,18 @@ def stream_lasted_at_least(history: History, *, min_s: float) -> Verdict:
 
 @check
 def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most: int) -> Verdict:
-    """The app ran each activity (identified by its instance id) at most ``at_most`` times."""
-    check = f"each activity ran at most {at_most} time(s)"
+    """The app ran each activity (identified by its instance id) at least once and at most ``at_most``
+    times. An activity that never ran fails: "at most N runs" is vacuous when the work never arrived."""
+    check = f"each activity ran at least once and at most {at_most} time(s)"
+    if not instance_ids:
+        return Verdict(check, False, "no activity was queued (nothing to count)")
     runs = {iid: history.select(DRIVER, "activity_started", instance_id=iid) for iid in instance_ids}
-    worst = max(runs.items(), key=lambda kv: len(kv[1])) if runs else ("", [])
-    ok = all(len(v) <= at_most for v in runs.values())
-    return Verdict(check, ok, "runs per activity: " + ", ".join(f"{k}={len(v)}" for k, v in runs.items()),
-                   {"max_runs": len(worst[1])}, [e.seq for e in worst[1][:4]])
+    worst = max(runs.items(), key=lambda kv: len(kv[1]))
+    never = [k for k, v in runs.items() if not v]
+    ok = not never and all(len(v) <= at_most for v in runs.values())
+    return Verdict(check, ok, "runs per activity: " + ", ".join(f"{k}={len(v)}" for k, v in runs.items())
+                   + (f"; {len(never)} never ran" if never else ""),
+                   {"max_runs": len(worst[1]), "never_ran": len(never)}, [e.seq for e in worst[1][:4]])
 
 
 @check

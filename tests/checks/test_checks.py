@@ -116,6 +116,42 @@ def test_require_explains_every_failed_verdict():
     assert "[FAIL] b: broken" in str(exc.value) and "x=1.235" in str(exc.value)
 
 
+# -- field-report checks (harness/checks/field.py) ---------------------------------------------------
+def test_stream_lasted_at_least_needs_the_run_to_last():
+    from harness.checks.field import stream_lasted_at_least
+    from harness.history import SCENARIO
+
+    ended = History()
+    stream(ended, 1, T0, end=T0 + 1.0)
+    assert not stream_lasted_at_least(ended, min_s=2.0).ok
+    assert stream_lasted_at_least(ended, min_s=0.5).ok
+    short = History()
+    stream(short, 1, T0)
+    short.record(SCENARIO, "scenario_end", t=T0 + 1.0)
+    v = stream_lasted_at_least(short, min_s=2.0)
+    assert not v.ok and v.control and "too short" in v.summary  # open, but nobody watched 2 s
+    long = History()
+    stream(long, 1, T0)
+    long.record(SCENARIO, "scenario_end", t=T0 + 3.0)
+    assert stream_lasted_at_least(long, min_s=2.0).ok
+    assert not stream_lasted_at_least(History(), min_s=2.0).ok
+
+
+def test_activity_runs_at_most_fails_when_an_activity_never_ran():
+    from harness.checks.field import activity_runs_at_most
+
+    h = History()
+    h.record(DRIVER, "activity_started", t=T0, instance_id="a")
+    h.record(DRIVER, "activity_started", t=T0 + 1, instance_id="b")
+    h.record(DRIVER, "activity_started", t=T0 + 2, instance_id="b")
+    assert activity_runs_at_most(h, instance_ids=["a"], at_most=1).ok
+    assert not activity_runs_at_most(h, instance_ids=["a", "b"], at_most=1).ok
+    assert activity_runs_at_most(h, instance_ids=["a", "b"], at_most=2).ok
+    never = activity_runs_at_most(h, instance_ids=["a", "c"], at_most=1)
+    assert not never.ok and "never ran" in never.summary
+    assert not activity_runs_at_most(h, instance_ids=[], at_most=1).ok
+
+
 def test_a_failed_control_makes_require_inconclusive_not_a_failure():
     import pytest
 

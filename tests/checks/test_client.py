@@ -120,3 +120,77 @@ def test_metadata_on_every_call():
     h.record(FAKE, "rpc_start", t=T0 + 5, method="Hello", call_id=9, metadata=[["user-agent", "x"]])
     v = cc.metadata_on_every_call(h, key="x-auth", value="token-1", after=T0 - 1)
     assert not v.ok and "Hello" in v.summary
+
+
+# -- attribution by owner (driver ``role``) ----------------------------------------------------------
+def created_by(h, t, cid, role, owner="sdk"):
+    h.record(DRIVER, "channel_created", t=t, channel_id=cid, owner=owner, role=role)
+
+
+def test_recreations_are_attributed_to_their_client():
+    h = History()
+    created_by(h, T0, 1, "client:c")
+    created_by(h, T0 + 1, 2, "client:ctl")  # the control client's recreation
+    assert cc.no_sdk_channel_created(h, after=T0 + 0.5, role="client:c").ok
+    assert not cc.no_sdk_channel_created(h, after=T0 + 0.5).ok  # without a role: every SDK channel
+    assert cc.sdk_channel_created(h, after=T0 + 0.5, role="client:ctl").ok
+    assert not cc.sdk_channel_created(h, after=T0 + 0.5, role="client:c").ok
+    assert cc.recreations_exactly(h, after=T0 + 0.5, before=None, count=0, why="x", role="client:c").ok
+    created_by(h, T0 + 2, 3, "client:c")
+    v = cc.no_sdk_channel_created(h, after=T0 + 0.5, role="client:c")
+    assert not v.ok and v.measured["channels_created"] == 1
+
+
+def test_unattributed_channel_counts_against_no_recreation_never_for_a_recreation():
+    h = History()
+    created_by(h, T0 + 1, 2, None)
+    v = cc.no_sdk_channel_created(h, after=T0, role="client:c")
+    assert not v.ok and v.measured["unattributed"] == 1
+    assert not cc.sdk_channel_created(h, after=T0, role="client:c").ok
+    assert not cc.recreations_exactly(h, after=T0, before=None, count=0, why="x", role="client:c").ok
+    created_by(h, T0 + 1.1, 3, "client:c")
+    assert not cc.recreations_exactly(h, after=T0, before=None, count=1, why="x", role="client:c").ok
+    assert not cc.recreations_spaced(h, after=T0, interval=2.0, tolerance=0.25, role="client:c").ok
+
+
+def test_recreated_promptly():
+    h = History()
+    call_done(h, T0 + 1)  # the N-th failure returns
+    created_by(h, T0 + 1.02, 2, "client:c")
+    assert cc.recreated_promptly(h, client_id="c", after=T0, tolerance=0.03).ok
+    late = History()
+    call_done(late, T0 + 1)
+    created_by(late, T0 + 1.6, 2, "client:c")  # "late, not never"
+    v = cc.recreated_promptly(late, client_id="c", after=T0, tolerance=0.03)
+    assert not v.ok and abs(v.measured["delay_s"] - 0.6) < 1e-9
+    early = History()  # the background recreation may finish before the driver reports the call
+    created_by(early, T0 + 0.999, 2, "client:c")
+    call_done(early, T0 + 1)
+    assert cc.recreated_promptly(early, client_id="c", after=T0, tolerance=0.03).ok
+    before = History()  # a recreation before the N-th failure even began was caused by something earlier
+    created_by(before, T0 + 0.5, 2, "client:c")
+    call_done(before, T0 + 1, elapsed=0.01)
+    v = cc.recreated_promptly(before, client_id="c", after=T0, tolerance=0.03)
+    assert not v.ok and "not its doing" in v.summary
+    other = History()  # another client's recreation does not count
+    call_done(other, T0 + 1)
+    created_by(other, T0 + 1.01, 2, "client:ctl")
+    assert not cc.recreated_promptly(other, client_id="c", after=T0, tolerance=0.03).ok
+
+
+def test_channels_closed_at_close():
+    def history(close_retired_at):
+        h = History()
+        created_by(h, T0, 1, "client:c")
+        created_by(h, T0 + 1, 2, "client:c")  # recreation: channel 1 retired
+        h.record(DRIVER, "channel_closed", t=T0 + 2.0, channel_id=2, role="client:c")
+        if close_retired_at is not None:
+            h.record(DRIVER, "channel_closed", t=close_retired_at, channel_id=1, role="client:c")
+        h.record(DRIVER, "client_closed", t=T0 + 2.001, client_id="c", elapsed=0.002)
+        return h
+
+    assert cc.channels_closed_at_close(history(T0 + 1.999), client_id="c", tolerance=0.03).ok
+    assert not cc.channels_closed_at_close(history(T0 + 2.6), client_id="c", tolerance=0.03).ok  # late
+    v = cc.channels_closed_at_close(history(None), client_id="c", tolerance=0.03)  # never
+    assert not v.ok and v.measured["open"] == 1
+    assert not cc.channels_closed_at_close(History(), client_id="c", tolerance=0.03).ok  # never closed

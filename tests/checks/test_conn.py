@@ -63,10 +63,51 @@ def test_channel_closed_after_work(closed_at, ok):
 @pytest.mark.parametrize("done_at, ok", [(3.01, True), (6.01, False)])
 def test_inflight_run_completion(done_at, ok):
     h = History()
+    h.record(DRIVER, "activity_started", t=T0, instance_id="i")
+    h.record(DRIVER, "activity_started", t=T0 + 3.0 - 1e-3, instance_id="i")  # the redelivered run
     h.record(DRIVER, "activity_finished", t=T0 + 3.0, instance_id="i")
     h.record(DRIVER, "activity_finished", t=T0 + 6.0, instance_id="i")  # the redelivered run
     h.record(FAKE, "work_item_completed", t=T0 + done_at, completion_token="a-1", duplicate=False)
     assert cc.inflight_run_completion_delivered(h, token="a-1", instance_id="i").ok is ok
+
+
+@pytest.mark.parametrize("completions, ok, says", [
+    ([], False, "was ever accepted"),  # no completion seen at all: the result was lost
+    ([(6.01, False)], False, "never arrived"),  # dropped; the redelivered run's result taken
+    ([(6.01, False), (6.5, True)], False, "as a duplicate"),  # late but not never
+    ([(3.01, False), (6.01, True)], True, "before the redelivered run ended"),  # own first, redelivery's dup
+    ([(2.5, False)], False, "BEFORE the in-flight run ended"),
+])
+def test_inflight_run_completion_fails_without_its_own(completions, ok, says):
+    h = History()
+    h.record(DRIVER, "activity_started", t=T0, instance_id="i")
+    h.record(DRIVER, "activity_finished", t=T0 + 3.0, instance_id="i")
+    h.record(FAKE, "work_item_redelivered", t=T0 + 1.0, completion_token="a-1")
+    h.record(DRIVER, "activity_started", t=T0 + 1.1, instance_id="i")
+    h.record(DRIVER, "activity_finished", t=T0 + 6.0, instance_id="i")
+    for at, dup in completions:
+        h.record(FAKE, "work_item_completed", t=T0 + at, completion_token="a-1", duplicate=dup)
+    v = cc.inflight_run_completion_delivered(h, token="a-1", instance_id="i")
+    assert v.ok is ok and says in v.summary, v.summary
+
+
+def test_inflight_run_completion_single_run():
+    h = History()
+    v = cc.inflight_run_completion_delivered(h, token="a-1", instance_id="i")
+    assert not v.ok and "never started" in v.summary
+    h.record(DRIVER, "activity_started", t=T0, instance_id="i")
+    h.record(DRIVER, "activity_finished", t=T0 + 3.0, instance_id="i")
+    assert not cc.inflight_run_completion_delivered(h, token="a-1", instance_id="i").ok  # no completion
+    h.record(FAKE, "work_item_completed", t=T0 + 9.0, completion_token="a-1", duplicate=False)
+    assert cc.inflight_run_completion_delivered(h, token="a-1", instance_id="i").ok  # late, never redelivered
+
+
+def test_channel_closed_after_work_needs_the_completion():
+    h = History()
+    h.record(DRIVER, "activity_finished", t=T0 + 3.0, instance_id="i")
+    h.record(DRIVER, "channel_closed", t=T0 + 3.1, channel_id=1)
+    v = cc.channel_closed_after_work(h, channel_id=1, instance_id="i")
+    assert not v.ok and "no completion RPC ended on it" in v.summary
 
 
 def test_activity_in_flight_control():
