@@ -9,7 +9,8 @@ Observation hooks are installed BEFORE ``durabletask`` is imported, so every cha
 builds is seen:
 - ``grpc.insecure_channel`` & co. are wrapped to emit ``channel_created``; the channel classes'
   ``_close`` is wrapped to emit ``channel_closed`` (channels use ``__slots__``, so instances
-  cannot be patched one by one).
+  cannot be patched one by one). Both name the worker or client the channel belongs to (``role``,
+  see ``_current_role``).
 - an interceptor passed through the SDK's public ``interceptors=`` parameter emits ``rpc_start``
   / ``rpc_done`` via ``call.add_done_callback`` (never wrapping the call object: the SDK cancels
   and iterates the GetWorkItems call itself).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import dataclasses
 import importlib.metadata
 import inspect
@@ -83,6 +85,7 @@ from grpc.aio import _channel as _aio_channel_mod  # noqa: E402
 class _ChannelInfo:
     channel_id: int
     closed: bool = False
+    role: str | None = None  # "worker" or "client:<id>": whose channel it is (see _current_role)
 
 
 _CHANNEL_IDS = itertools.count(1)
@@ -90,6 +93,45 @@ _CHANNEL_IDS = itertools.count(1)
 _CHANNELS: weakref.WeakKeyDictionary[Any, _ChannelInfo] = weakref.WeakKeyDictionary()
 _CHANNELS_LOCK = threading.Lock()
 _OWNER = threading.local()  # .caller is True while the driver builds a caller-owned channel
+# Which worker or client a channel belongs to ("role", as in rpc_done): the SDK builds channels in
+# constructors, on its own threads and asyncio tasks (recreations), so the driver names the SDK
+# object on whose behalf a channel is built. _OWNER.role is set while the driver itself constructs
+# a client/worker (or its caller-owned channel); afterwards the object is in _ROLE_OF and a channel
+# built anywhere below one of its methods (``self`` in a calling frame) is attributed to it.
+_ROLE_OF: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _current_role() -> str | None:
+    """The role of the worker/client building a channel right now, None if no frame names one."""
+    role = getattr(_OWNER, "role", None)
+    if role is not None:
+        return role
+    frame = sys._getframe(1)
+    while frame is not None:
+        obj = frame.f_locals.get("self")
+        if obj is not None:
+            try:
+                role = _ROLE_OF.get(obj)
+            except TypeError:  # unhashable / not weak-referenceable: not one of ours
+                role = None
+            if role is not None:
+                return role
+        frame = frame.f_back
+    return None
+
+
+class _building_as:
+    """Attribute every channel built in this thread inside the block to ``role``."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __enter__(self) -> None:
+        self.prev = getattr(_OWNER, "role", None)
+        _OWNER.role = self.role
+
+    def __exit__(self, *exc: Any) -> None:
+        _OWNER.role = self.prev
 
 
 def _jsonable(v: Any) -> Any:
@@ -108,16 +150,18 @@ def _channel_id_of(channel: Any) -> int | None:
     return info.channel_id if info else None
 
 
-def _wrap_factory(orig: Callable[..., Any], kind: str, options_pos: int) -> Callable[..., Any]:
+def _wrap_factory(orig: Callable[..., Any], kind: str, options_pos: int,
+                  secure: bool = False) -> Callable[..., Any]:
     def factory(target: str, *args: Any, **kwargs: Any) -> Any:
         ch = orig(target, *args, **kwargs)
         cid = next(_CHANNEL_IDS)
+        role = _current_role()
         with _CHANNELS_LOCK:
-            _CHANNELS[ch] = _ChannelInfo(cid)
+            _CHANNELS[ch] = _ChannelInfo(cid, role=role)
         opts = kwargs.get("options", args[options_pos] if len(args) > options_pos else None)
         emit_event("channel_created", channel_id=cid, target=target, channel_kind=kind,
-                   owner="caller" if getattr(_OWNER, "caller", False) else "sdk",
-                   options=_jsonable(list(opts) if opts else []))
+                   owner="caller" if getattr(_OWNER, "caller", False) else "sdk", role=role,
+                   options=_jsonable(list(opts) if opts else []), secure=secure)
         return ch
 
     factory.__wrapped__ = orig  # type: ignore[attr-defined]
@@ -130,14 +174,14 @@ def _note_closed(channel: Any) -> None:
         if info is None or info.closed:
             return
         info.closed = True
-    emit_event("channel_closed", channel_id=info.channel_id)
+    emit_event("channel_closed", channel_id=info.channel_id, role=info.role)
 
 
 def _install_channel_hooks() -> None:
     grpc.insecure_channel = _wrap_factory(grpc.insecure_channel, "sync", 0)
-    grpc.secure_channel = _wrap_factory(grpc.secure_channel, "sync", 1)
+    grpc.secure_channel = _wrap_factory(grpc.secure_channel, "sync", 1, secure=True)
     grpc.aio.insecure_channel = _wrap_factory(grpc.aio.insecure_channel, "aio", 0)
-    grpc.aio.secure_channel = _wrap_factory(grpc.aio.secure_channel, "aio", 1)
+    grpc.aio.secure_channel = _wrap_factory(grpc.aio.secure_channel, "aio", 1, secure=True)
 
     # close() and the context-manager exits both go through _close on both channel classes.
     sync_close = _sync_channel_mod.Channel._close
@@ -168,7 +212,8 @@ def _install_channel_hooks() -> None:
         out = orig_intercept(channel, *interceptors)
         if cid is not None:
             with _CHANNELS_LOCK:
-                _CHANNELS.setdefault(out, _ChannelInfo(cid, closed=True))  # alias: no own close event
+                role = _CHANNELS[channel].role if channel in _CHANNELS else None
+                _CHANNELS.setdefault(out, _ChannelInfo(cid, closed=True, role=role))  # alias: no own close event
         return out
 
     grpc.intercept_channel = intercept_channel
@@ -222,6 +267,48 @@ class RpcObserver(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterc
     def intercept_stream_stream(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
         t0 = time.monotonic()
         return self._observe(details, continuation(details, request_iterator), t0, True)
+
+
+class _SyncDetails(  # grpc.ClientCallDetails is abstract: a named tuple gives it fields
+        collections.namedtuple("_SyncDetails", ("method", "timeout", "metadata", "credentials",
+                                                "wait_for_ready", "compression")),
+        grpc.ClientCallDetails):
+    pass
+
+
+class HeaderInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """A user interceptor (``interceptor_metadata``): adds fixed headers to every call, so the fake can
+    tell whether the interceptors given at construction are still in force on a rebuilt channel."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def _details(self, d: Any) -> Any:
+        return _SyncDetails(d.method, d.timeout, list(d.metadata or ()) + self.pairs, d.credentials,
+                            getattr(d, "wait_for_ready", None), getattr(d, "compression", None))
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+
+class AioHeaderInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """``HeaderInterceptor`` for the async client (grpc.aio interceptors have their own API)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def _details(self, d: Any) -> Any:
+        return grpc.aio.ClientCallDetails(d.method, d.timeout, list(d.metadata or ()) + self.pairs,
+                                          d.credentials, d.wait_for_ready)
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
 
 
 _install_channel_hooks()
@@ -281,14 +368,28 @@ def _logging_kwargs(params: Any, suffix: str) -> dict[str, Any]:
 
 # -- errors and option building --------------------------------------------------------------
 class CommandError(Exception):
-    def __init__(self, message: str, type_: str = "CommandError", unsupported: bool = False) -> None:
+    def __init__(self, message: str, type_: str = "CommandError", unsupported: bool = False,
+                 capability: str | None = None) -> None:
         super().__init__(message)
         self.type = type_
         self.unsupported = unsupported
+        self.capability = capability  # with unsupported: the capability (PROTOCOL.md) the build lacks
 
 
-def _unsupported(what: str) -> CommandError:
-    return CommandError(f"{what} is not supported by durabletask {SDK_VERSION}", "Unsupported", True)
+def _unsupported(what: str, capability: str | None = None) -> CommandError:
+    return CommandError(f"{what} is not supported by durabletask {SDK_VERSION}", "Unsupported", True, capability)
+
+
+# The option classes' fields the protocol's ``resiliency`` args name (PROTOCOL.md): a build whose class
+# lacks one of them (renamed, say) cannot be configured as the protocol says, so its capability is false.
+_RESILIENCY_FIELDS = {
+    "GrpcWorkerResiliencyOptions": ("hello_timeout_seconds", "silent_disconnect_timeout_seconds",
+                                    "channel_recreate_failure_threshold", "reconnect_backoff_base_seconds",
+                                    "reconnect_backoff_cap_seconds"),
+    "GrpcClientResiliencyOptions": ("channel_recreate_failure_threshold", "min_recreate_interval_seconds"),
+}
+_RESILIENCY_CAPABILITY = {"GrpcWorkerResiliencyOptions": "resiliency_options",
+                          "GrpcClientResiliencyOptions": "client_resiliency_options"}
 
 
 def _params(cls: Any) -> Any:
@@ -297,12 +398,13 @@ def _params(cls: Any) -> Any:
 
 def _build_dataclass(cls_name: str, values: dict[str, Any], option: str) -> Any:
     cls = getattr(dt_options, cls_name, None) if dt_options is not None else None
+    cap = _RESILIENCY_CAPABILITY.get(cls_name, "channel_options")
     if cls is None:
-        raise _unsupported(f"{option} ({cls_name})")
+        raise _unsupported(f"{option} ({cls_name})", cap)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            raise _unsupported(f"{option}.{key}")
+            raise _unsupported(f"{option}.{key}", cap)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
@@ -322,7 +424,7 @@ def _channel_options(raw: dict[str, Any] | None) -> Any:
 
 
 def _common_kwargs(cls: Any, args: dict[str, Any], suffix: str, resiliency_cls: str,
-                   observer: Any | None) -> dict[str, Any]:
+                   observer: Any | None, aio: bool = False) -> dict[str, Any]:
     """Constructor kwargs shared by worker and clients, feature-detected on ``cls``."""
     params = _params(cls)
     kw: dict[str, Any] = {"host_address": args["address"]}
@@ -330,28 +432,54 @@ def _common_kwargs(cls: Any, args: dict[str, Any], suffix: str, resiliency_cls: 
         kw["metadata"] = [tuple(kv) for kv in args["metadata"]]
     if args.get("resiliency") is not None:
         if "resiliency_options" not in params:
-            raise _unsupported("resiliency_options")
+            raise _unsupported("resiliency_options", _RESILIENCY_CAPABILITY[resiliency_cls])
         kw["resiliency_options"] = _build_dataclass(resiliency_cls, args["resiliency"], "resiliency")
     if args.get("channel_options") is not None:
         if "channel_options" not in params:
-            raise _unsupported("channel_options")
+            raise _unsupported("channel_options", "channel_options")
         kw["channel_options"] = _channel_options(args["channel_options"])
     if args.get("channel", "sdk") not in ("sdk", "caller"):
         raise CommandError(f"channel must be 'sdk' or 'caller', not {args.get('channel')!r}")
     if args.get("channel") == "caller" and "channel" not in params:
-        raise _unsupported("channel= (caller-owned channel)")
+        raise _unsupported("channel= (caller-owned channel)", "channel")
     if observer is not None and "interceptors" in params:
         kw["interceptors"] = [observer]
+    kw.update(_config_kwargs(params, args, aio, kw.get("interceptors") or []))
     kw.update(_logging_kwargs(params, suffix))
     return kw
 
 
-def _caller_channel(address: str, aio: bool) -> Any:
+def _config_kwargs(params: Any, args: dict[str, Any], aio: bool, interceptors: list[Any]) -> dict[str, Any]:
+    """``secure`` (TLS with the system roots, the SDK's ``secure_channel=True``) and
+    ``interceptor_metadata`` (a user interceptor adding those headers to every call)."""
+    kw: dict[str, Any] = {}
+    if args.get("secure"):
+        if "secure_channel" not in params:
+            raise _unsupported("secure_channel", "secure_channel")
+        kw["secure_channel"] = True
+    if args.get("interceptor_metadata"):
+        if "interceptors" not in params:
+            raise _unsupported("interceptors", "interceptors")
+        pairs = [(str(k), str(v)) for k, v in args["interceptor_metadata"]]
+        kw["interceptors"] = interceptors + [AioHeaderInterceptor(pairs) if aio else HeaderInterceptor(pairs)]
+    return kw
+
+
+def _caller_channel(address: str, aio: bool, role: str) -> Any:
     _OWNER.caller = True
     try:
-        return grpc.aio.insecure_channel(address) if aio else grpc.insecure_channel(address)
+        with _building_as(role):
+            return grpc.aio.insecure_channel(address) if aio else grpc.insecure_channel(address)
     finally:
         _OWNER.caller = False
+
+
+def _register_role(obj: Any, role: str) -> None:
+    """From now on, channels built below ``obj``'s methods belong to ``role`` (see _current_role)."""
+    try:
+        _ROLE_OF[obj] = role
+    except TypeError:
+        _log(f"cannot attribute channels to {type(obj).__name__}: not weak-referenceable")
 
 
 # -- worker ----------------------------------------------------------------------------------
@@ -389,6 +517,18 @@ def _make_orchestration(name: str, activity: str) -> Callable[..., Any]:
     return orchestration
 
 
+def _concurrency_options(cls: Any, values: dict[str, Any]) -> Any:
+    """``concurrency`` = the worker's ConcurrencyOptions fields (e.g. maximum_concurrent_activity_work_items)."""
+    opts_cls = getattr(dt_worker, "ConcurrencyOptions", None)
+    if opts_cls is None or "concurrency_options" not in _params(cls):
+        raise _unsupported("concurrency_options", "concurrency_options")
+    known = set(inspect.signature(opts_cls.__init__).parameters)
+    for key in values:
+        if key not in known:
+            raise _unsupported(f"concurrency.{key}", "concurrency_options")
+    return opts_cls(**values)
+
+
 def cmd_start_worker(args: dict[str, Any]) -> dict[str, Any]:
     with _W_LOCK:
         if _W.worker is not None:
@@ -396,14 +536,18 @@ def cmd_start_worker(args: dict[str, Any]) -> dict[str, Any]:
         cls = dt_worker.TaskHubGrpcWorker
         observer = RpcObserver("worker")
         kw = _common_kwargs(cls, args, "worker", "GrpcWorkerResiliencyOptions", observer)
+        if args.get("concurrency"):
+            kw["concurrency_options"] = _concurrency_options(cls, args["concurrency"])
         raw = None
         if args.get("channel") == "caller":
-            raw = _caller_channel(args["address"], aio=False)
+            raw = _caller_channel(args["address"], aio=False, role="worker")
             # The SDK applies no interceptors to a caller channel, so observe it ourselves.
             kw["channel"] = grpc.intercept_channel(raw, observer)
             kw.pop("interceptors", None)
         try:
-            worker = cls(**kw)
+            with _building_as("worker"):
+                worker = cls(**kw)
+            _register_role(worker, "worker")
             for a in args.get("activities") or []:
                 worker.add_activity(_make_activity(a["name"], float(a.get("sleep_seconds") or 0),
                                                    a.get("result"), a.get("result") is not None))
@@ -471,33 +615,39 @@ def _aio() -> _AsyncLoop:
 
 def cmd_create_client(args: dict[str, Any]) -> dict[str, Any]:
     cid, kind = str(args["id"]), args.get("kind", "sync")
+    role = f"client:{cid}"
     with _C_LOCK:
         if cid in _CLIENTS:
             raise CommandError(f"client {cid!r} exists", "ClientExists")
     if kind == "sync":
         cls = dt_client.TaskHubGrpcClient
-        observer = RpcObserver(f"client:{cid}")
+        observer = RpcObserver(role)
         kw = _common_kwargs(cls, args, "client", "GrpcClientResiliencyOptions", observer)
         raw = None
         if args.get("channel") == "caller":
-            raw = _caller_channel(args["address"], aio=False)
+            raw = _caller_channel(args["address"], aio=False, role=role)
             kw["channel"] = grpc.intercept_channel(raw, observer)
             kw.pop("interceptors", None)
-        client = cls(**kw)
+        with _building_as(role):
+            client = cls(**kw)
+        _register_role(client, role)
     elif kind == "async":
         cls = getattr(dt_client, "AsyncTaskHubGrpcClient", None)
         if cls is None:
-            raise _unsupported("the async client (AsyncTaskHubGrpcClient)")
+            raise _unsupported("the async client (AsyncTaskHubGrpcClient)", "async_client")
         # No rpc observer for aio channels: the aio interceptor API differs (see PROTOCOL.md).
-        kw = _common_kwargs(cls, args, "client", "GrpcClientResiliencyOptions", None)
+        kw = _common_kwargs(cls, args, "client", "GrpcClientResiliencyOptions", None, aio=True)
 
         async def build() -> tuple[Any, Any]:
             # Built on the loop thread: SDKs before 1.9.0 create the channel in the
             # constructor and bind it to the running loop.
-            raw = _caller_channel(args["address"], aio=True) if args.get("channel") == "caller" else None
+            raw = _caller_channel(args["address"], aio=True, role=role) if args.get("channel") == "caller" else None
             if raw is not None:
                 kw["channel"] = raw
-            return cls(**kw), raw
+            with _building_as(role):
+                built = cls(**kw)
+            _register_role(built, role)  # the async client builds its channel on first use
+            return built, raw
 
         client, raw = _aio().run(build(), 30)
     else:
@@ -536,6 +686,10 @@ def _client_op(client: Any, op: str, a: dict[str, Any]) -> tuple[Any, Callable[[
     if op == "purge":
         return client.purge_orchestration(iid), lambda v: {
             "deleted_instance_count": getattr(v, "deleted_instance_count", None)}
+    if op == "get_history":  # the server-streaming StreamInstanceHistory
+        if not hasattr(client, "get_orchestration_history"):
+            raise _unsupported("get_orchestration_history (StreamInstanceHistory)", "history_stream")
+        return client.get_orchestration_history(iid), lambda v: {"events": len(v or [])}
     raise CommandError(f"unknown client op {op!r}", "UnknownOp")
 
 
@@ -581,13 +735,18 @@ def _close_client(cid: str) -> None:
     if entry is None:
         raise CommandError(f"no client {cid!r}", "NoClient")
     kind, client, raw = entry
+    t0 = time.monotonic()
     if kind == "async":
         _aio().run(client.close(), 10)
-        if raw is not None:
-            _aio().run(raw.close(), 10)
     else:
         client.close()
-        if raw is not None:
+    # Before the driver closes a caller-owned channel itself: a channel_closed of that channel before
+    # this event was the SDK's doing.
+    emit_event("client_closed", client_id=cid, elapsed=time.monotonic() - t0)
+    if raw is not None:
+        if kind == "async":
+            _aio().run(raw.close(), 10)
+        else:
             raw.close()
 
 
@@ -643,31 +802,104 @@ def cmd_connections(args: dict[str, Any]) -> dict[str, Any]:
     return {"connections": own_tcp_sockets()}
 
 
+# -- defaults --------------------------------------------------------------------------------
+def _options_dict(opts: Any) -> dict[str, Any] | None:
+    return dataclasses.asdict(opts) if opts is not None and dataclasses.is_dataclass(opts) else None
+
+
+def cmd_defaults_in_force(args: dict[str, Any]) -> dict[str, Any]:
+    """The resiliency defaults this build USES when the caller gives none: read from a worker and a
+    client constructed without options (never started, never called), not from the option classes
+    (``hello``'s ``defaults``), so a build that substitutes other values when none are given shows.
+    ``None`` where the build has no such setting."""
+    probe = "127.0.0.1:9"  # never dialled: the worker is not started, the client not called
+    worker = dt_worker.TaskHubGrpcWorker(host_address=probe,
+                                         **_logging_kwargs(_params(dt_worker.TaskHubGrpcWorker), "defaults"))
+    client = dt_client.TaskHubGrpcClient(host_address=probe,
+                                         **_logging_kwargs(_params(dt_client.TaskHubGrpcClient), "defaults"))
+    try:
+        client_opts = _options_dict(getattr(client, "_resiliency_options", None))
+    finally:
+        client.close()
+    wait = inspect.signature(dt_client.TaskHubGrpcClient.wait_for_orchestration_completion).parameters
+    long_poll = wait["timeout"].default if "timeout" in wait else None
+    grace = getattr(dt_client, "_RETIRED_CHANNEL_CLOSE_DELAY_SECONDS", None)
+    return {"worker": _options_dict(getattr(worker, "_resiliency_options", None)),
+            "client": client_opts,
+            "client_long_poll_timeout_seconds": long_poll,
+            "client_retire_grace_seconds": grace}
+
+
 # -- hello / shutdown ------------------------------------------------------------------------
+def declared_options(cls_name: str, params: Any) -> dict[str, Any] | None:
+    """The build's ``cls_name`` option class as it is: its name and every field with its default
+    (read with ``dataclasses.fields``, nothing constructed); None when the build has no such class or
+    the constructor takes no ``resiliency_options``."""
+    cls = getattr(dt_options, cls_name, None) if dt_options is not None else None
+    if cls is None or not dataclasses.is_dataclass(cls) or "resiliency_options" not in params:
+        return None
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+        else:
+            out[f.name] = None
+    return {"class": cls.__name__, "fields": _jsonable(out)}
+
+
+def _has_protocol_fields(declared: dict[str, Any] | None, cls_name: str) -> bool:
+    return declared is not None and all(f in declared["fields"] for f in _RESILIENCY_FIELDS[cls_name])
+
+
 def capabilities() -> dict[str, bool]:
     w = _params(dt_worker.TaskHubGrpcWorker)
     c = _params(dt_client.TaskHubGrpcClient)
     return {
-        "resiliency_options": "resiliency_options" in w,
-        "client_resiliency_options": "resiliency_options" in c,
+        # Configurable only as the protocol names the fields: a renamed field makes it false.
+        "resiliency_options": _has_protocol_fields(declared_options("GrpcWorkerResiliencyOptions", w),
+                                                   "GrpcWorkerResiliencyOptions"),
+        "client_resiliency_options": _has_protocol_fields(declared_options("GrpcClientResiliencyOptions", c),
+                                                          "GrpcClientResiliencyOptions"),
         "channel": "channel" in w and "channel" in c,
+        "sdk_channel": True,  # every release builds its own channel from host_address
         "channel_options": "channel_options" in w,
         "async_client": hasattr(dt_client, "AsyncTaskHubGrpcClient"),
-        "logger": "logger" in w,
+        "logger": "logger" in w or "log_handler" in w,  # how the driver routes SDK logs: _logging_kwargs
         "interceptors": "interceptors" in w,
+        "secure_channel": "secure_channel" in w and "secure_channel" in c,
+        "concurrency_options": hasattr(dt_worker, "ConcurrencyOptions") and "concurrency_options" in w,
+        "history_stream": hasattr(dt_client.TaskHubGrpcClient, "get_orchestration_history"),
         "rpc_observer": "interceptors" in w,
         "aio_rpc_observer": False,
     }
+
+
+def hello_options() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``options``, ``defaults``) of ``hello`` (PROTOCOL.md): the build's option classes as they are,
+    and the values it runs with when nothing is configured, under the protocol's field names (a field
+    the build lacks is absent; the harness then uses the design's default)."""
+    options: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for kind, cls_name, sdk_cls in (("worker", "GrpcWorkerResiliencyOptions", dt_worker.TaskHubGrpcWorker),
+                                    ("client", "GrpcClientResiliencyOptions", dt_client.TaskHubGrpcClient)):
+        declared = declared_options(cls_name, _params(sdk_cls))
+        options[kind] = declared
+        fields = declared["fields"] if declared else {}
+        defaults[kind] = {f: fields[f] for f in _RESILIENCY_FIELDS[cls_name] if f in fields}
+    return options, defaults
 
 
 _PATCHES: list[str] = []
 
 
 def cmd_hello(args: dict[str, Any]) -> dict[str, Any]:
+    options, defaults = hello_options()
     return {"protocol": PROTOCOL, "sdk": "python", "sdk_version": SDK_VERSION, "language": "python",
             "runtime": f"{platform.python_implementation()} {platform.python_version()}",
-            "capabilities": capabilities(), "pid": os.getpid(), "patches": list(_PATCHES),
-            "sdk_path": os.path.dirname(durabletask.__file__)}
+            "capabilities": capabilities(), "options": options, "defaults": defaults,
+            "pid": os.getpid(), "patches": list(_PATCHES), "sdk_path": os.path.dirname(durabletask.__file__)}
 
 
 def _cleanup(bound: float) -> None:
@@ -698,6 +930,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "hello": cmd_hello, "start_worker": cmd_start_worker, "stop_worker": cmd_stop_worker,
     "create_client": cmd_create_client, "client_call": cmd_client_call,
     "close_client": cmd_close_client, "connections": cmd_connections, "shutdown": cmd_shutdown,
+    "defaults_in_force": cmd_defaults_in_force,
 }
 _INLINE = {"hello", "connections"}  # cheap commands answered on the reader thread
 
@@ -709,8 +942,10 @@ def _handle(req_id: Any, cmd: str, args: dict[str, Any]) -> None:
             raise CommandError(f"unknown command {cmd!r}", "UnknownCommand")
         _send({"id": req_id, "ok": True, "result": handler(args)})
     except CommandError as exc:
-        _send({"id": req_id, "ok": False,
-               "error": {"type": exc.type, "message": str(exc), "unsupported": exc.unsupported}})
+        err = {"type": exc.type, "message": str(exc), "unsupported": exc.unsupported}
+        if exc.capability:
+            err["capability"] = exc.capability
+        _send({"id": req_id, "ok": False, "error": err})
     except Exception as exc:
         _log(f"command {cmd} failed:\n{traceback.format_exc()}")
         _send({"id": req_id, "ok": False,

@@ -1,21 +1,59 @@
-"""Mutant: a completion is silently dropped when the worker reconnected while the work ran.
+"""Mutant: the completion of a work item whose stream was lost is silently dropped ("the server will
+redeliver it anyway").
 
-Expected to FAIL DRAIN-001 (test_inflight_drain.py, "in-flight completion delivered exactly once"):
-the activity finishes, but its ``CompleteActivityTask`` is never sent because a new GetWorkItems
-stream was opened in the meantime. How: count the worker's GetWorkItems calls (wrapping the stub
-class the worker module uses) and, in ``_execute_activity``, hand the handler a stub whose
-``CompleteActivityTask`` does nothing if the count changed since the activity started.
+Expected to FAIL DRAIN-001 ("the in-flight run's own completion was delivered") in every DRAIN-001
+case of conformance/test_inflight_drain.py (graceful close, GOAWAY, a black hole that heals) and in
+scenarios/field/dapr_python_900_sidecar_killed_mid_activity.toml: the activity finishes, but its
+``CompleteActivityTask`` is never sent, because the GetWorkItems stream that delivered the item has
+ended meanwhile. With a server that redelivers the item (the fake's ``at_once`` lease mode) a second
+run completes it, so a check that only asks "was the item completed?" passes; with ``never`` nothing
+completes it.
+
+How: the stub class the worker module uses is wrapped so that ``GetWorkItems`` returns the real call
+inside a proxy that notes the completion token of every work item it yields and marks the stream
+ended when its iteration stops (end, error) or the SDK cancels it. ``_execute_activity`` notes, when
+the run starts, which stream delivered its item, and hands the SDK's code a stub whose
+``CompleteActivityTask`` returns without sending once THAT stream has ended (a redelivered run of
+the same item, delivered by a live stream, completes normally). Nothing else changes: the run, the
+driver's ``activity_finished``, the channel bookkeeping are the SDK's own.
 """
 
 import functools
+import threading
 
 import durabletask.worker as _w
 
 _real_stubs = _w.stubs
-_streams = [0]
+_real_exec = _w.TaskHubGrpcWorker._execute_activity
+_lock = threading.Lock()
+_delivered_by: dict = {}  # completion token -> the stream that delivered it last
 
 
-class _CountingStubs:
+class _Tracked:
+    """A GetWorkItems call: iterated and cancelled as the real one, remembering what it delivered."""
+
+    def __init__(self, call):
+        self._call, self.ended = call, False
+
+    def __getattr__(self, name):
+        return getattr(self._call, name)
+
+    def __iter__(self):
+        try:
+            for item in self._call:
+                if item.completionToken:
+                    with _lock:
+                        _delivered_by[item.completionToken] = self
+                yield item
+        finally:
+            self.ended = True
+
+    def cancel(self):
+        self.ended = True
+        return self._call.cancel()
+
+
+class _Stubs:
     def __getattr__(self, name):
         return getattr(_real_stubs, name)
 
@@ -24,33 +62,33 @@ class _CountingStubs:
         real_get = stub.GetWorkItems
 
         def get_work_items(*args, **kwargs):
-            _streams[0] += 1
-            return real_get(*args, **kwargs)
+            return _Tracked(real_get(*args, **kwargs))
 
         stub.GetWorkItems = get_work_items
         return stub
 
 
-class _DroppingStub:
-    def __init__(self, stub, seen):
-        self._stub, self._seen = stub, seen
+class _RunStub:
+    """The stub one run completes through: drops the completion once the run's stream has ended."""
+
+    def __init__(self, stub, stream):
+        self._stub, self._stream = stub, stream
 
     def __getattr__(self, name):
         return getattr(self._stub, name)
 
     def CompleteActivityTask(self, res, *args, **kwargs):  # noqa: N802
-        if _streams[0] != self._seen:
-            return None  # "reconnected meanwhile": drop the completion
+        if self._stream is not None and self._stream.ended:
+            return None  # its stream is gone: drop the result, the server redelivers the item
         return self._stub.CompleteActivityTask(res, *args, **kwargs)
-
-
-_w.stubs = _CountingStubs()
-_real_exec = _w.TaskHubGrpcWorker._execute_activity
 
 
 @functools.wraps(_real_exec)
 def _execute_activity(self, req, stub, completionToken):  # noqa: N803
-    return _real_exec(self, req, _DroppingStub(stub, _streams[0]), completionToken)
+    with _lock:
+        stream = _delivered_by.get(completionToken)
+    return _real_exec(self, req, _RunStub(stub, stream), completionToken)
 
 
+_w.stubs = _Stubs()
 _w.TaskHubGrpcWorker._execute_activity = _execute_activity
