@@ -15,7 +15,9 @@ Asserts (checkers)
     period" without a number and 1.12.0 closes a retired channel as soon as no in-flight work holds it
     (``_InFlightChannelTracker``); no work is in flight here, so the grace is 0 and BOUND = 1. (N closes
     after 30 s: a .NET driver would declare RETIRE_GRACE_S = 30 and get BOUND = 1 + K.)
-  - control: every cycle's fault really ended a stream (K server-ended streams / K resets).
+  - control: every cycle's fault really ended a stream (K server-ended streams / K resets) and was
+    followed by a new stream, so K cycles were observed (a failed control makes the test INCONCLUSIVE;
+    whether the worker reconnects is judged by WRK-GRACEFUL-001 and WRK-BACKOFF-001, not here).
 """
 
 import time
@@ -23,8 +25,8 @@ import time
 import pytest
 
 from harness.checks.conn import max_open_connections, max_open_sdk_channels
-from harness.checks.verdict import Verdict, require
-from harness.checks.windows import WorkerOptions, any_reconnect_bound
+from harness.checks.verdict import Verdict, control, inconclusive, require
+from harness.checks.windows import WorkerOptions, any_reconnect_bound, guard
 from harness.history import FAKE, NETWORK, SCENARIO
 from harness.net.conn import ConnectionFaults, established_to
 from harness.workload import start_worker, wait_for_messages, wait_for_stream
@@ -42,17 +44,24 @@ def _sample(history, driver, port):
     return history.record(SCENARIO, "tcp_connections", count=len(conns), connections=conns, port=port).t
 
 
+@pytest.mark.needs("resiliency_options", "sdk_channel")
+@pytest.mark.at_defaults("under a minute at the design defaults: 5 cycles, each reconnect within the first "
+                         "backoff window, 2 s")
 @pytest.mark.requirement("CONN-LEAK-001")
 @pytest.mark.parametrize("fault", ["graceful", "tcp_reset"])
-def test_no_connection_leak_after_fault_cycles(driver, fake, history, tolerance, fault):
+def test_no_connection_leak_after_fault_cycles(driver, fake, history, tolerance, fault, sdk_options):
+    guard(tolerance)  # its checks add the tolerance to no option-derived window (windows.guard)
+    opts = sdk_options.worker(OPTIONS)  # OPTIONS, or the build's defaults when it cannot take them
     if fault == "tcp_reset":
         ConnectionFaults.check_available()
     faults = ConnectionFaults(history)
     fake.set_health_ping_interval(PING)
-    start_worker(driver, fake.address, OPTIONS)
+    start_worker(driver, fake.address, opts)
     stream = wait_for_stream(history)
-    assert stream is not None, "the worker never opened GetWorkItems (setup failed; see history)"
-    assert wait_for_messages(history, stream.get("call_id"), 1, timeout=5), "no ping delivered (setup)"
+    if stream is None:
+        inconclusive("setup: the worker never opened GetWorkItems (see history)")
+    if not wait_for_messages(history, stream.get("call_id"), 1, timeout=5):
+        inconclusive("setup: no ping delivered")
     samples = [_sample(history, driver, fake.port)]
     cycles = 0
     for _ in range(K):
@@ -61,7 +70,7 @@ def test_no_connection_leak_after_fault_cycles(driver, fake, history, tolerance,
             fake.end_streams("OK", "server closing the stream")
         else:
             faults.reset(faults.connection_of(driver, fake.port), side="server")
-        nxt = wait_for_stream(history, after=t, timeout=any_reconnect_bound(OPTIONS) + OPTIONS.hello_timeout_seconds + 5)
+        nxt = wait_for_stream(history, after=t, timeout=any_reconnect_bound(opts) + opts.hello_timeout_seconds + 5)
         if nxt is None or not wait_for_messages(history, nxt.get("call_id"), 1, timeout=5):
             break
         cycles += 1
@@ -71,8 +80,9 @@ def test_no_connection_leak_after_fault_cycles(driver, fake, history, tolerance,
     ended = (len([e for e in history.select(FAKE, "rpc_end", method="GetWorkItems") if e.get("ended_by") == "server"])
              if fault == "graceful" else len(history.select(NETWORK, "tcp_reset")))
     require(
-        Verdict(f"{K} fault cycles each followed by a new working stream", cycles == K and ended >= K,
-                f"{cycles}/{K} cycles reconnected, {ended} stream(s) ended by the fault", {"cycles": cycles}),
+        control(Verdict(f"control: {K} fault cycles each followed by a new working stream",
+                        cycles == K and ended >= K,
+                        f"{cycles}/{K} cycles reconnected, {ended} stream(s) ended by the fault", {"cycles": cycles})),
         max_open_connections(history, at_most=bound),
         max_open_sdk_channels(history, at_most=bound, samples=samples),
         history=history,

@@ -26,7 +26,8 @@ Asserts (checkers)
   - RECREATE-001: a fresh SDK-owned channel is created and the next successful Hello comes from a new
     TCP connection (fake peer differs) within ``recreate_bound(OPTIONS)`` + tolerance of the last message.
   - WRK-STREAM-002: the new connection is a working one (probe completes).
-  - DRAIN-001: the in-flight completion is delivered exactly once (control: the activity was in flight).
+  - DRAIN-001: the in-flight completion is delivered exactly once (control: the activity was in flight;
+    a failed control makes the test INCONCLUSIVE).
 Needs root and iptables (see harness/net/conn.py); without them the test fails saying so.
 """
 
@@ -43,8 +44,8 @@ from harness.checks.conn import (
     recreate_bound,
 )
 from harness.checks.queries import last_message_before
-from harness.checks.verdict import for_requirement, require
-from harness.checks.windows import WorkerOptions
+from harness.checks.verdict import control, for_requirement, inconclusive, require
+from harness.checks.windows import WorkerOptions, guard
 from harness.checks.worker import stream_abandoned_after_silence, work_completed
 from harness.history import DRIVER, FAKE, NETWORK, SCENARIO
 from harness.net.conn import ConnectionFaults, established_to
@@ -56,6 +57,9 @@ OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_sec
                         channel_recreate_failure_threshold=N,
                         reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
 SLOW = "slow"
+# Why a build without the options is NOT IMPLEMENTED here without running (SPEC.md, "Capabilities"):
+INFEASIBLE_AT_DEFAULTS = ("about 5 min per run at the design defaults, 10 min for the two: silent 120 s, then "
+                          "4 Hello timeouts of 30 s and backoff windows of 2+4+8+16+30 s before the recreation")
 D = 3.0  # the in-flight activity's duration: longer than the fault's detection starts
 
 
@@ -64,8 +68,10 @@ def _setup(driver, fake, history, activities=()):
     fake.set_health_ping_interval(PING)
     start_worker(driver, fake.address, OPTIONS, activities=list(activities))
     first = wait_for_stream(history)
-    assert first is not None, "the worker never opened GetWorkItems (setup failed; see history)"
-    assert wait_for_messages(history, first.get("call_id"), 2, timeout=5), "no pings delivered (setup)"
+    if first is None:
+        inconclusive("setup: the worker never opened GetWorkItems (see history)")
+    if not wait_for_messages(history, first.get("call_id"), 2, timeout=5):
+        inconclusive("setup: no pings delivered")
     return first
 
 
@@ -93,19 +99,22 @@ def _escape(history, driver, fake, faults, conn, first, fault_t, tolerance):
             history, call_id=first.get("call_id"), fault_t=fault_t,
             silent_timeout=OPTIONS.silent_disconnect_timeout_seconds, tolerance=tolerance)),
         *for_requirement("RECREATE-001",
-                         hellos_failed_on_dead_connection(history, after=gave_up.t if gave_up else fault_t,
-                                                          before=recreated.t if recreated else None,
-                                                          expected=N - 1),
-                         sdk_channel_created(history, after=fault_t, why="threshold reached on a dead connection")),
-        *for_requirement("RECREATE-002", hello_from_new_connection_within(
-            history, old_peer=old_peer, since=since, after=fault_t, within=bound)),
+                         sdk_channel_created(history, after=fault_t, why="threshold reached on a dead connection"),
+                         hello_from_new_connection_within(history, old_peer=old_peer, since=since, after=fault_t,
+                                                          within=bound)),
+        *for_requirement("RECREATE-002", hellos_failed_on_dead_connection(
+            history, after=gave_up.t if gave_up else fault_t, before=recreated.t if recreated else None,
+            expected=N - 1)),
         *for_requirement("WRK-STREAM-002", work_completed(
             history, token=token, within=tolerance, after=max(queued_t, new_stream.t if new_stream else queued_t))),
     ], new_hello
 
 
+@pytest.mark.needs("resiliency_options", "sdk_channel")
+@pytest.mark.at_defaults(infeasible=INFEASIBLE_AT_DEFAULTS)
 @pytest.mark.requirement("WRK-STREAM-001", "RECREATE-001", "RECREATE-002", "WRK-STREAM-002")
 def test_recreated_channel_escapes_dead_connection(driver, fake, history, tolerance):
+    guard(tolerance, silent_timeout=OPTIONS.silent_disconnect_timeout_seconds, recreate=recreate_bound(OPTIONS))
     first = _setup(driver, fake, history)
     faults = ConnectionFaults(history)
     conn = faults.connection_of(driver, fake.port)
@@ -115,12 +124,16 @@ def test_recreated_channel_escapes_dead_connection(driver, fake, history, tolera
     require(*verdicts, history=history)
 
 
+@pytest.mark.needs("resiliency_options", "sdk_channel")
+@pytest.mark.at_defaults(infeasible=INFEASIBLE_AT_DEFAULTS)
 @pytest.mark.requirement("DRAIN-001", "WRK-STREAM-001", "RECREATE-001", "RECREATE-002", "WRK-STREAM-002")
 def test_recreated_channel_escapes_dead_connection_with_work_in_flight(driver, fake, history, tolerance):
+    guard(tolerance, silent_timeout=OPTIONS.silent_disconnect_timeout_seconds, recreate=recreate_bound(OPTIONS))
     first = _setup(driver, fake, history, activities=[{"name": SLOW, "sleep_seconds": D, "result": "slow-ok"}])
     token = fake.schedule_activity(SLOW, '"in-flight"')
     started = history.wait_for(5, source=DRIVER, kind="activity_started", name=SLOW)
-    assert started is not None, "the slow activity never started (setup failed; see history)"
+    if started is None:
+        inconclusive("setup: the slow activity never started (see history)")
     faults = ConnectionFaults(history)
     conn = faults.connection_of(driver, fake.port)
     with faults.blackhole(conn):
@@ -134,7 +147,7 @@ def test_recreated_channel_escapes_dead_connection_with_work_in_flight(driver, f
         end_t = time.monotonic()
     require(
         *for_requirement("DRAIN-001",
-                         activity_in_flight_at(history, instance_id=started.get("instance_id"), t=fault_t),
+                         control(activity_in_flight_at(history, instance_id=started.get("instance_id"), t=fault_t)),
                          completion_delivered_once(history, token=token, before=end_t)),
         *verdicts,
         history=history,

@@ -23,7 +23,7 @@ import pytest
 
 from fakes.faults import Hang
 from harness.checks.verdict import for_requirement, require
-from harness.checks.windows import WorkerOptions, backoff_upper
+from harness.checks.windows import WorkerOptions, backoff_upper, first_reconnect_bound, guard
 from harness.checks.worker import (
     hello_deadline,
     hello_retried_with_backoff,
@@ -36,25 +36,29 @@ from harness.workload import probe, start_worker, wait_for_stream
 HANGS = 2
 OPTIONS = WorkerOptions(hello_timeout_seconds=1.0, silent_disconnect_timeout_seconds=2.0,
                         channel_recreate_failure_threshold=5,
-                        reconnect_backoff_base_seconds=0.1, reconnect_backoff_cap_seconds=1.0)
+                        reconnect_backoff_base_seconds=0.25, reconnect_backoff_cap_seconds=1.0)
 
 
+@pytest.mark.needs("resiliency_options")
+@pytest.mark.at_defaults("about 70 s at the design defaults: two hung Hellos of 30 s, backoff windows 2 and 4 s")
 @pytest.mark.requirement("WRK-HELLO-001", "WRK-HELLO-002", "WRK-HELLO-003", "WRK-HELLO-004")
-def test_half_open_handshake(driver, fake, history, tolerance):
+def test_half_open_handshake(driver, fake, history, tolerance, sdk_options):
+    opts = sdk_options.worker(OPTIONS)  # OPTIONS, or the build's defaults when it cannot take them
+    guard(tolerance, hello_timeout=opts.hello_timeout_seconds, first_reconnect=first_reconnect_bound(opts))
     fake.inject("Hello", Hang(), count=HANGS)
-    start_worker(driver, fake.address, OPTIONS)
-    base, cap = OPTIONS.reconnect_backoff_base_seconds, OPTIONS.reconnect_backoff_cap_seconds
+    start_worker(driver, fake.address, opts)
+    base, cap = opts.reconnect_backoff_base_seconds, opts.reconnect_backoff_cap_seconds
     # Longest conforming path to the first stream: HANGS timeouts plus their backoff windows.
-    budget = sum(OPTIONS.hello_timeout_seconds + backoff_upper(i + 1, base, cap) + tolerance
+    budget = sum(opts.hello_timeout_seconds + backoff_upper(i + 1, base, cap) + tolerance
                  for i in range(HANGS))
     first = wait_for_stream(history, timeout=budget + 5)
     token, queued_t = probe(fake, history, timeout=5)
 
     require(
-        *for_requirement("WRK-HELLO-001", hello_deadline(history, hello_timeout=OPTIONS.hello_timeout_seconds,
+        *for_requirement("WRK-HELLO-001", hello_deadline(history, hello_timeout=opts.hello_timeout_seconds,
                                                          tolerance=tolerance)),
         *for_requirement("WRK-HELLO-002", hung_hellos_abandoned(
-            history, hello_timeout=OPTIONS.hello_timeout_seconds, tolerance=tolerance)),
+            history, hello_timeout=opts.hello_timeout_seconds, tolerance=tolerance)),
         *for_requirement("WRK-HELLO-003", hello_retried_with_backoff(history, base=base, cap=cap,
                                                                      tolerance=tolerance)),
         *for_requirement("WRK-HELLO-004", no_stream_on_failed_hello(history)),
