@@ -37,10 +37,13 @@ class Call:
 
     def __init__(self, history: Recorder, call_id: int, method: str, gen: int,
                  context: grpc.ServicerContext, raw: bytes, streaming: bool,
-                 is_gen_stopping: Callable[[int], bool], on_end: Callable[[Call], None]) -> None:
+                 is_gen_stopping: Callable[[int], bool], on_end: Callable[[Call], None],
+                 wire_method: str | None = None) -> None:
         self.history = history
         self.call_id = call_id
-        self.method = method
+        self.method = method  # the neutral name (fakes/schemas.py): what faults match and checks read
+        # the RPC's name in the fake's wire schema, recorded only where it differs (CompleteWorkflowTask)
+        self._wire = {"wire_method": wire_method} if wire_method and wire_method != method else {}
         self.gen = gen
         self.context = context
         self.streaming = streaming
@@ -54,7 +57,7 @@ class Call:
         self._is_gen_stopping = is_gen_stopping
         self._on_end = on_end
         history.record(FAKE, "rpc_start", call_id=call_id, method=method, peer=self.peer,
-                       metadata=metadata_of(context), deadline=self.deadline, request=raw, server_gen=gen)
+                       metadata=metadata_of(context), deadline=self.deadline, request=raw, server_gen=gen, **self._wire)
         if not context.add_callback(self._grpc_done):
             self._grpc_done()  # already terminated before we could watch it
 
@@ -89,7 +92,8 @@ class Call:
                 return
             self.ended = True
         data: dict[str, Any] = {"call_id": self.call_id, "method": self.method, "peer": self.peer,
-                                "code": code, "details": details, "ended_by": ended_by, "server_gen": self.gen}
+                                "code": code, "details": details, "ended_by": ended_by, "server_gen": self.gen,
+                                **self._wire}
         if self.streaming:
             data["messages"] = self.messages
         self.history.record(FAKE, "rpc_end", **data)

@@ -25,6 +25,10 @@ History conventions follow proto-and-fake.md §1.4 (measured against the Python 
 first dispatch newEvents = [orchestratorStarted, executionStarted]; every scheduleTask
 action appends taskScheduled(eventId = action.id) to the history (mandatory for replay);
 replays carry pastEvents = history and newEvents = [orchestratorStarted, taskCompleted|...].
+Each turn's history ends with orchestratorCompleted unless ``mark_turn_end`` is off: daprd's backend
+(dapr/durabletask-go) never writes that event, and durabletask-dapr (Python) 0.17.4 fails an
+orchestration whose history holds one ("Don't know how to handle event of type
+'orchestratorCompleted'"), so a dapr-schema fake leaves it out (schemas.py ``marks_turn_end``).
 """
 
 from __future__ import annotations
@@ -112,9 +116,11 @@ def check_lease_mode(mode: str, lease_s: float | None) -> None:
 
 
 class Engine:
-    def __init__(self, history: Recorder, *, lease_mode: str = AT_ONCE, lease_s: float | None = None) -> None:
+    def __init__(self, history: Recorder, *, lease_mode: str = AT_ONCE, lease_s: float | None = None,
+                 mark_turn_end: bool = True) -> None:
         check_lease_mode(lease_mode, lease_s)
         self.history = history
+        self.mark_turn_end = mark_turn_end  # append orchestratorCompleted after each turn (module docstring)
         self.cond = threading.Condition(threading.RLock())
         self.queue: deque[Item] = deque()
         self.items: dict[str, Item] = {}
@@ -380,7 +386,8 @@ class Engine:
                 inst.custom_status = res.customStatus.value
             for action in res.actions:
                 self._apply_action(inst, action)
-            inst.history.append(_event(orchestratorCompleted=pb.OrchestratorCompletedEvent()))
+            if self.mark_turn_end:
+                inst.history.append(_event(orchestratorCompleted=pb.OrchestratorCompletedEvent()))
             inst.orch_token, inst.updated = None, time.time()
             if inst.inbox and not inst.terminal:
                 self._queue_orchestrator(inst)

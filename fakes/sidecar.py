@@ -20,11 +20,20 @@ Hooks for scripted scenarios (harness/repro/, field reports), all public:
 - ``set_lease_mode(mode, lease_s)``: what happens to the unfinished work of a stream that ends --
   redelivered at once (``"at_once"``, the default), after its lease expires (``"expiry"``, ``lease_s``
   after the delivery) or never (``"never"``); see engine.py. Also a constructor option.
+
+Wire schema: ``FakeSidecar(history, schema="dapr")`` serves the dapr fork of the proto instead of
+microsoft's (schemas.py: the method table per schema; codec.py: requests in, work items out). The
+record stays schema-neutral: methods under their microsoft names (``wire_method`` added where the
+schema's name differs), so faults, scenarios and checks run unchanged. A request that does not
+decode with the schema is answered INVALID_ARGUMENT with the reason (decode_errors.py), recorded
+as ``decode_error`` and logged; a method the schema lacks is recorded and answered UNIMPLEMENTED,
+naming the schema that has it.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +42,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from google.protobuf import message_factory
 
 from fakes import pb
 from fakes.calls import Call
+from fakes.codec import Codec, Request
 from fakes.engine import AT_ONCE, Engine, Item
 from fakes.faults import (
     Abort,
@@ -51,6 +62,10 @@ from fakes.faults import (
     fault_name,
 )
 from fakes.recorder import FAKE, Recorder
+from fakes.schemas import SCHEMAS, get_schema
+from fakes.transcode import Dropped
+
+log = logging.getLogger(__name__)
 
 SERVER_OPTIONS = [
     # Permit client keepalive pings at any rate, with or without calls, so the fake never
@@ -72,11 +87,15 @@ class FakeSidecar:
 
     def __init__(self, history: Recorder, *, host: str = "127.0.0.1", port: int = 0,
                  health_ping_interval: float | None = None, lease_mode: str = AT_ONCE,
-                 lease_s: float | None = None) -> None:
+                 lease_s: float | None = None, schema: str = "microsoft") -> None:
         self.history = history
+        self.schema = get_schema(schema)  # ValueError naming the valid ones
+        self._codec = Codec(self.schema, self._record_dropped)
+        self._dropped_seen: set[tuple[str, str, str]] = set()
         self.host = host
         self.port = port
-        self.engine = Engine(history, lease_mode=lease_mode, lease_s=lease_s)
+        self.engine = Engine(history, lease_mode=lease_mode, lease_s=lease_s,
+                             mark_turn_end=self.schema.marks_turn_end)
         self._cond = self.engine.cond  # one lock for calls, streams, queue and instances
         self._ping_interval = health_ping_interval
         self._faults = FaultTable()
@@ -119,7 +138,8 @@ class FakeSidecar:
             server.start()
             self._servers[gen], self._gen = server, gen
         self.history.record(FAKE, "server_started", port=self.port, server_gen=gen,
-                            lease_mode=self.engine.lease_mode, lease_s=self.engine.lease_s)
+                            lease_mode=self.engine.lease_mode, lease_s=self.engine.lease_s,
+                            schema=self.schema.name, schema_source=self.schema.source)
         return gen
 
     def _stop_generation(self, gen: int, grace: float) -> threading.Event:
@@ -296,11 +316,11 @@ class FakeSidecar:
 
     # -- call plumbing ----------------------------------------------------------------------
     def _begin(self, method: str, gen: int, context: grpc.ServicerContext, raw: bytes,
-               streaming: bool) -> Call:
+               streaming: bool, wire_method: str | None = None) -> Call:
         with self._cond:
             cid = next(self._call_ids)
         call = Call(self.history, cid, method, gen, context, raw, streaming,
-                    self._is_gen_stopping, self._call_ended)
+                    self._is_gen_stopping, self._call_ended, wire_method)
         with self._cond:
             if not call.ended:
                 self._calls[cid] = call
@@ -378,32 +398,37 @@ class FakeSidecar:
             "TerminateInstance": self._terminate,
             "PurgeInstances": self._purge,
         }
+        # The schema's method table: each of its RPCs is served under its own name and recorded (and
+        # implemented) under its neutral one; an RPC with no neutral counterpart is answered UNIMPLEMENTED.
         table: dict[str, grpc.RpcMethodHandler] = {}
-        for method in pb.method_names():
-            req_cls, resp_cls, streaming = pb.method_types(method)
-            deser = _keep_raw(req_cls)
-            if method == "GetWorkItems":
-                table[method] = grpc.unary_stream_rpc_method_handler(
-                    self._stream_handler(gen), request_deserializer=deser,
-                    response_serializer=resp_cls.SerializeToString)
+        for wire in self.schema.service():
+            neutral = self._codec.neutral_method(wire)
+            name = neutral.name if neutral is not None else wire.name
+            deser = self._codec.request_deserializer(wire)
+            ser = self._codec.response_serializer(wire)
+            if name == "GetWorkItems":
+                table[wire.name] = grpc.unary_stream_rpc_method_handler(
+                    self._stream_handler(gen, wire.name), request_deserializer=deser, response_serializer=ser)
             else:
-                impl = impls.get(method)
-                table[method] = grpc.unary_unary_rpc_method_handler(
-                    self._unary_handler(gen, method, impl, resp_cls), request_deserializer=deser,
-                    response_serializer=_serialize_any)
+                out = neutral.output_type if neutral is not None else wire.output_type
+                resp_cls = message_factory.GetMessageClass(out)
+                impl = impls.get(name) if neutral is not None else None
+                table[wire.name] = grpc.unary_unary_rpc_method_handler(
+                    self._unary_handler(gen, name, wire.name, impl, resp_cls), request_deserializer=deser,
+                    response_serializer=ser)
         return grpc.method_handlers_generic_handler(pb.SERVICE, table)
 
     # -- unary -----------------------------------------------------------------------------
-    def _unary_handler(self, gen: int, method: str, impl: Callable[[Any, Call], Any] | None,
-                       resp_cls: type) -> Callable[[tuple[bytes, Any], grpc.ServicerContext], Any]:
-        def handler(request: tuple[bytes, Any], context: grpc.ServicerContext) -> Any:
-            raw, req = request
-            call = self._begin(method, gen, context, raw, streaming=False)
+    def _unary_handler(self, gen: int, method: str, wire_method: str, impl: Callable[[Any, Call], Any] | None,
+                       resp_cls: type) -> Callable[[Request, grpc.ServicerContext], Any]:
+        def handler(request: Request, context: grpc.ServicerContext) -> Any:
+            call = self._begin(method, gen, context, request.raw, streaming=False, wire_method=wire_method)
             try:
                 if impl is None:
-                    self._abort(call, grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake")
-                if req is None:
-                    self._abort(call, grpc.StatusCode.INVALID_ARGUMENT, "request did not decode")
+                    self._abort(call, grpc.StatusCode.UNIMPLEMENTED,
+                                f"{wire_method} is not implemented by the fake ({self.schema.name} schema)")
+                self._reject_undecodable(call, request)
+                req = request.message
                 fault = self._take_fault(call)
                 if isinstance(fault, AbortAfter):
                     fault = self._abort_after(call, req, fault)
@@ -431,6 +456,31 @@ class FakeSidecar:
                 raise
 
         return handler
+
+    def _reject_undecodable(self, call: Call, request: Request) -> None:
+        """A request the schema cannot decode: recorded as ``decode_error`` with the reason, logged, and
+        answered INVALID_ARGUMENT carrying the same reason (never a bare "did not decode")."""
+        f = request.failure
+        if f is None:
+            return
+        self.history.record(FAKE, "decode_error", call_id=call.call_id, method=call.method, wire_method=f.method,
+                            schema=f.schema, message_type=f.message_type, path=f.path, owner=f.owner,
+                            field_number=f.number, field=f.field, found=f.found, expected=f.expected,
+                            decodes_with=f.decodes_with, other_field=f.other_field, message=f.text)
+        log.error("fake sidecar: %s", f.text)
+        self._abort(call, grpc.StatusCode.INVALID_ARGUMENT, f.text)
+
+    def _record_dropped(self, direction: str, wire_method: str, dropped: list[Dropped]) -> None:
+        """Fields transcoding could not carry (codec.py), each recorded once per fake: enough to say what
+        the fake ignored (e.g. dapr's taskExecutionId) without one event per call."""
+        for d in dropped:
+            key = (direction, wire_method, d.path)
+            with self._cond:
+                if key in self._dropped_seen:
+                    continue
+                self._dropped_seen.add(key)
+            self.history.record(FAKE, "schema_dropped", schema=self.schema.name, direction=direction,
+                                wire_method=wire_method, path=d.path, reason=d.reason)
 
     def _start_instance(self, req: Any, call: Call) -> Any:
         iid = self.engine.start_instance(req.name, req.input.value if req.HasField("input") else None,
@@ -476,11 +526,11 @@ class FakeSidecar:
         return pb.PurgeInstancesResponse(deletedInstanceCount=n, isComplete=pb.BoolValue(value=True))
 
     # -- GetWorkItems ----------------------------------------------------------------------
-    def _stream_handler(self, gen: int) -> Callable[[tuple[bytes, Any], grpc.ServicerContext], Iterator[Any]]:
-        def handler(request: tuple[bytes, Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            raw, _req = request
-            call = self._begin("GetWorkItems", gen, context, raw, streaming=True)
+    def _stream_handler(self, gen: int, wire_method: str) -> Callable[[Request, grpc.ServicerContext], Iterator[Any]]:
+        def handler(request: Request, context: grpc.ServicerContext) -> Iterator[Any]:
+            call = self._begin("GetWorkItems", gen, context, request.raw, streaming=True, wire_method=wire_method)
             try:
+                self._reject_undecodable(call, request)
                 yield from self._work_items(call)
             except _Ended:
                 return
@@ -557,7 +607,8 @@ class FakeSidecar:
 
 class _Fallback(grpc.GenericRpcHandler):
     """Records calls to methods the schema does not know (e.g. another fork's RPC names) and
-    answers UNIMPLEMENTED, so even a wrong-schema client leaves a trace in the history."""
+    answers UNIMPLEMENTED, so even a wrong-schema client leaves a trace in the history; the details
+    (and the log) name the schema that has the method, if any."""
 
     def __init__(self, fake: FakeSidecar, gen: int) -> None:
         self._fake, self._gen = fake, gen
@@ -568,21 +619,18 @@ class _Fallback(grpc.GenericRpcHandler):
 
         def handler(raw: bytes, context: grpc.ServicerContext) -> bytes:
             call = fake._begin(details.method, gen, context, raw, streaming=False)
-            fake._abort(call, grpc.StatusCode.UNIMPLEMENTED, f"unknown method {method}")
+            why = _unknown_method(fake.schema.name, method)
+            log.error("fake sidecar: %s", why)
+            fake._abort(call, grpc.StatusCode.UNIMPLEMENTED, why)
             return b""
 
         return grpc.unary_unary_rpc_method_handler(handler)
 
 
-def _keep_raw(cls: type) -> Callable[[bytes], tuple[bytes, Any]]:
-    """Request deserializer that keeps the raw bytes for the record (decoded view may be None)."""
-    def deserialize(raw: bytes) -> tuple[bytes, Any]:
-        try:
-            return raw, cls.FromString(raw)
-        except Exception:
-            return raw, None
-    return deserialize
-
-
-def _serialize_any(msg: Any) -> bytes:
-    return msg.SerializeToString()
+def _unknown_method(schema: str, method: str) -> str:
+    """UNIMPLEMENTED's details for ``method``, naming the schemas that do define it."""
+    others = [s.name for s in SCHEMAS.values() if s.name != schema and s.method(method) is not None]
+    if not others:
+        return f"unknown method {method} ({schema} schema; no schema the fake knows defines it)"
+    return (f"unknown method {method}: the {schema} schema has no such RPC, the {' and '.join(others)} schema has: "
+            f"is this a {others[0]} build? Run it with the {others[0]} schema (SdkBuild.schema = {others[0]!r})")

@@ -38,6 +38,9 @@ class SdkBuild:
     driver: DriverCommand
     runtime: str = ""  # what runs the driver, for the header (e.g. "python /path/to/python")
     patch_option: str | None = None  # the driver's option to load a patch file; None: no patches
+    # Which wire schema the build speaks ("microsoft" or "dapr", fakes/schemas.py): the fake is started
+    # with it, because dapr builds send messages a microsoft-schema server cannot decode.
+    schema: str = "microsoft"
 
     @property
     def label(self) -> str:

@@ -19,6 +19,7 @@ import pytest
 from fakes import pb
 from fakes.faults import Abort, Delay, EndOk, Hang, Silence
 from fakes.sidecar import FakeSidecar
+from harness.checks.windows import GRPC_TIMEOUT_ROUND_UP
 from harness.history import FAKE, History
 
 SDK_PYTHON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
@@ -73,7 +74,8 @@ def test_hello_recorded(fake: FakeSidecar, channel: grpc.Channel, history: Histo
     assert s.get("peer").startswith("ipv4:127.0.0.1:")
     assert ["x-test", "1"] in s.get("metadata")
     assert any(k == "user-agent" for k, _ in s.get("metadata"))
-    assert 1.5 < s.get("deadline") <= 2.0
+    # grpc-core rounds the encoded grpc-timeout up (harness/checks/windows.py GRPC_TIMEOUT_ROUND_UP)
+    assert 1.5 < s.get("deadline") <= 2.0 + GRPC_TIMEOUT_ROUND_UP
     assert s.get("server_gen") == 1 and s.get("request") == ""
     assert starts[1].get("deadline") is None
     end = ends(history, s.get("call_id"))
