@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from harness.checks.windows import DEFAULT_TOLERANCE_S, WINDOW_FRACTION
+from harness.net.toxiproxy_docker import IMAGE as TOXIPROXY_IMAGE
+from harness.net.toxiproxy_docker import MODES as TOXIPROXY_MODES
 from harness.paths import default_cache_dir
 from harness.report.gate import GateContext
 from harness.sdk import BuildChoice, SdkUsageError, all_build_options, sdk_help, validate_choice
@@ -38,6 +40,12 @@ def sdk_choice(get: Callable[[str], Any]) -> BuildChoice:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("durabletask-conformance", "Durable Task SDK connection-resiliency conformance")
     add_sdk_options(group.addoption)
+    group.addoption("--toxiproxy", metavar="HOW", choices=TOXIPROXY_MODES, default="auto",
+                    help="how to start the suite's Toxiproxy server: 'binary' (--toxiproxy-bin, toxiproxy-server on "
+                         "PATH, the cache, else built with Go), 'docker' (the official image "
+                         f"{TOXIPROXY_IMAGE} in a container on the host's loopback, removed at the end; needs a "
+                         "Docker engine), or 'auto' (default: a binary already there, else Docker when an engine "
+                         "answers and has or can pull the image, else build the binary with Go)")
     group.addoption("--toxiproxy-url", metavar="URL", default=None,
                     help="use a running Toxiproxy server at URL (e.g. http://127.0.0.1:8474) instead of starting one")
     group.addoption("--toxiproxy-bin", metavar="PATH", default=None,
@@ -82,6 +90,7 @@ class Settings:
     sdk_patches: tuple[str, ...]
     conformance_report: str | None = None
     skip_at_defaults: bool = False
+    toxiproxy_mode: str = "auto"  # --toxiproxy: auto, binary, docker
     strict: bool = False  # pytest's --strict (or ini strict = true): a failing SHOULD fails the gate
 
     @property
@@ -95,7 +104,7 @@ class Settings:
         hist = opt("--history-dir")
         return cls(
             sdk_choice=sdk_choice(opt), toxiproxy_url=opt("--toxiproxy-url"),
-            toxiproxy_bin=opt("--toxiproxy-bin"),
+            toxiproxy_bin=opt("--toxiproxy-bin"), toxiproxy_mode=opt("--toxiproxy"),
             cache_dir=Path(cache) if cache else default_cache_dir(),
             tolerance=float(opt("--timing-tolerance")),
             history_dir=Path(hist) if hist else Path(str(config.rootpath)) / "histories",
@@ -116,6 +125,9 @@ class Settings:
             validate_choice(self.sdk_choice)
         except SdkUsageError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if self.toxiproxy_mode == "docker" and self.toxiproxy_bin:
+            raise pytest.UsageError("--toxiproxy=docker runs the image, not a binary: drop --toxiproxy-bin "
+                                    "(or use --toxiproxy=binary)")
         if self.tolerance < 0:
             raise pytest.UsageError("--timing-tolerance must be >= 0")
         for p in self.sdk_patches:

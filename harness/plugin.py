@@ -76,7 +76,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[SETTINGS_KEY]
     if s.sdk is None:
         return ["durabletask-conformance: no --sdk given (conformance tests need --sdk=NAME, e.g. --sdk=python)"]
-    lines = [f"durabletask-conformance: timing tolerance {s.tolerance}s, cache {s.cache_dir}"]
+    lines = [f"durabletask-conformance: timing tolerance {s.tolerance}s, cache {s.cache_dir}",
+             f"toxiproxy: {_toxiproxy_choice(s)}"]
     # On xdist workers the header is printed by the controller only; resolving here is cheap
     # for the current environment and reuses the cached venv for --sdk-version.
     try:
@@ -109,6 +110,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def _toxiproxy_choice(s: Settings) -> str:
+    """--toxiproxy and what it resolves to (never builds, pulls or starts anything)."""
+    if s.toxiproxy_url:
+        return f"the running server at {s.toxiproxy_url}"
+    from harness.net.toxiproxy_docker import describe_choice
+    return f"--toxiproxy={s.toxiproxy_mode}: " + describe_choice(s.toxiproxy_mode, binary=s.toxiproxy_bin,
+                                                                   cache_dir=s.cache_dir)
+
+
 def _resolve_sdk(s: Settings) -> SdkBuild:
     from harness.sdk import resolve
     return resolve(s.sdk_choice, s.cache_dir)
@@ -133,14 +143,14 @@ def sdk_build(conformance_settings: Settings) -> SdkBuild:
 @pytest.fixture(scope="session")
 def toxiproxy(conformance_settings: Settings) -> Iterator[object]:
     """A Toxiproxy API client. Each xdist worker starts its own server on a free loopback port
-    (harness/rig.py), or uses the one at --toxiproxy-url."""
+    (harness/rig.py; a binary or a container, --toxiproxy), or uses the one at --toxiproxy-url."""
     from harness import rig
     from harness.net.toxiproxy_server import ToxiproxyUnavailable
     s = conformance_settings
     with contextlib.ExitStack() as stack:
         try:
             client = stack.enter_context(rig.toxiproxy(url=s.toxiproxy_url, binary=s.toxiproxy_bin,
-                                                       cache_dir=s.cache_dir))
+                                                       cache_dir=s.cache_dir, mode=s.toxiproxy_mode))
         except ToxiproxyUnavailable as exc:
             pytest.exit(str(exc), returncode=4)
         except Exception as exc:
@@ -167,10 +177,11 @@ def history(request: pytest.FixtureRequest, conformance_settings: Settings) -> H
 
 
 @pytest.fixture
-def fake(history: History) -> Iterator[object]:
-    """A fake TaskHubSidecarService on a free loopback port, recording into ``history``."""
+def fake(history: History, sdk_build: SdkBuild) -> Iterator[object]:
+    """A fake TaskHubSidecarService on a free loopback port, recording into ``history``, speaking the
+    wire schema of the build under test (``SdkBuild.schema``)."""
     from harness import rig
-    with rig.fake_sidecar(history) as sidecar:
+    with rig.fake_sidecar(history, schema=sdk_build.schema) as sidecar:
         yield sidecar
 
 

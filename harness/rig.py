@@ -47,18 +47,20 @@ def proxy_name(prefix: str) -> str:
 
 # -- the parts, one by one --------------------------------------------------------------------------
 @contextlib.contextmanager
-def toxiproxy(*, url: str | None = None, binary: str | None = None, cache_dir: Path) -> Iterator[Client]:
+def toxiproxy(*, url: str | None = None, binary: str | None = None, cache_dir: Path,
+              mode: str = "auto") -> Iterator[Client]:
     """A Toxiproxy API client. With ``url``: the server running there (checked, never stopped; what
-    the client raised propagates if nothing answers). Otherwise a server of our own, from ``binary``
-    or the one built into ``cache_dir`` (harness.net.toxiproxy_server.ToxiproxyUnavailable if there
-    is none), stopped on exit."""
+    the client raised propagates if nothing answers). Otherwise a server of our own, chosen by
+    ``mode`` (``--toxiproxy``: auto, binary, docker; harness/net/toxiproxy_docker.py ``choose_server``)
+    from ``binary``, the one built into ``cache_dir`` or the official Docker image
+    (harness.net.toxiproxy_server.ToxiproxyUnavailable naming the fix if none works), stopped on exit."""
     if url:
         client = Client(url)
         client.version()
         yield client
         return
-    from harness.net.toxiproxy_server import ToxiproxyServer, find_or_build_binary
-    server = ToxiproxyServer(find_or_build_binary(binary, cache_dir), log_dir=cache_dir / "logs")
+    from harness.net.toxiproxy_docker import choose_server
+    server = choose_server(mode, binary=binary, cache_dir=cache_dir)
     server.start()
     try:
         yield Client(server.url)
@@ -67,10 +69,11 @@ def toxiproxy(*, url: str | None = None, binary: str | None = None, cache_dir: P
 
 
 @contextlib.contextmanager
-def fake_sidecar(history: History, **options: Any) -> Iterator[FakeSidecar]:
-    """A fake TaskHubSidecarService on a free loopback port, recording into ``history``; ``options``
-    go to FakeSidecar (e.g. ``health_ping_interval``)."""
-    fake = FakeSidecar(history, **options)
+def fake_sidecar(history: History, *, schema: str = "microsoft", **options: Any) -> Iterator[FakeSidecar]:
+    """A fake TaskHubSidecarService on a free loopback port, recording into ``history``, speaking the
+    wire ``schema`` (the build's ``SdkBuild.schema``: fakes/schemas.py); ``options`` go to FakeSidecar
+    (e.g. ``health_ping_interval``)."""
+    fake = FakeSidecar(history, schema=schema, **options)
     fake.start()
     try:
         yield fake
@@ -136,7 +139,7 @@ def whole_rig(history: History, *, sdk: SdkBuild, log_dir: Path, patches: Sequen
         if client is None:
             client = stack.enter_context(toxiproxy(url=toxiproxy_url, binary=toxiproxy_bin,
                                                    cache_dir=cache_dir or default_cache_dir()))
-        fake = stack.enter_context(fake_sidecar(history))
+        fake = stack.enter_context(fake_sidecar(history, schema=sdk.schema))
         link = stack.enter_context(proxy_link(client, fake, history, name=proxy_name(proxy_prefix)))
         driver = stack.enter_context(sdk_driver(sdk, history, log_dir=log_dir, patches=patches))
         yield Parts(client, fake, link, driver, dict(history.meta.get("sdk", {})))
