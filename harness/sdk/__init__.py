@@ -30,8 +30,14 @@ __all__ = ["ADAPTERS", "BuildChoice", "BuildOption", "DriverCommand", "SdkAdapte
 
 
 def _registry() -> dict[str, SdkAdapter]:
+    from harness.sdk.go import DAPR as DAPR_GO
+    from harness.sdk.go import GoAdapter
+    from harness.sdk.java import DAPR, MICROSOFT, JavaAdapter
+    from harness.sdk.js import dapr_adapter, microsoft_adapter
     from harness.sdk.python import PythonAdapter
-    return {"python": PythonAdapter()}
+    return {"python": PythonAdapter(), "go": GoAdapter(), "dapr-go": GoAdapter(DAPR_GO),
+            "js": microsoft_adapter(), "dapr-js": dapr_adapter(),
+            "java": JavaAdapter(MICROSOFT), "dapr-java": JavaAdapter(DAPR)}
 
 
 ADAPTERS: dict[str, SdkAdapter] = _registry()
