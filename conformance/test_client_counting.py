@@ -53,7 +53,7 @@ def _client(driver, address, kind, sdk_options) -> tuple[str, int]:
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options", "history_stream")
+@pytest.mark.needs("client_resiliency_options", "history_stream", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the defaults (threshold 5)")
 @pytest.mark.requirement("CLI-STREAM-001")
 def test_streaming_failures_not_counted(kind, driver, fake, link, history, tolerance, sdk_options):
@@ -79,7 +79,7 @@ def test_streaming_failures_not_counted(kind, driver, fake, link, history, toler
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the defaults (threshold 5; the first recreation is not blocked by the "
                          "30 s interval, a second one within it is: the last step then fails)")
 @pytest.mark.requirement("CLI-COUNTER-001")

@@ -127,7 +127,7 @@ def recreated(history, after, before=None, why="two UNAVAILABLE with threshold 2
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-001")
 def test_recreate_after_exactly_threshold(kind, driver, fake, history, tolerance, sdk_options):
@@ -157,7 +157,7 @@ INTERVAL = 2.0
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-003")
 def test_first_recreation_not_blocked(kind, driver, fake, history, tolerance, sdk_options):
@@ -175,7 +175,7 @@ def test_first_recreation_not_blocked(kind, driver, fake, history, tolerance, sd
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("about 40 s at the design defaults: burst 3 waits out the interval, 30 s")
 @pytest.mark.requirement("CLI-RECREATE-002")
 def test_min_recreate_interval(kind, driver, fake, history, tolerance, sdk_options):
@@ -207,7 +207,7 @@ def test_min_recreate_interval(kind, driver, fake, history, tolerance, sdk_optio
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-004")
 def test_recreation_opens_a_new_connection(kind, driver, fake, history, tolerance, sdk_options):
@@ -229,7 +229,7 @@ def test_recreation_opens_a_new_connection(kind, driver, fake, history, toleranc
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-005")
 def test_single_flight(kind, driver, fake, history, tolerance, sdk_options):
@@ -257,7 +257,7 @@ def test_single_flight(kind, driver, fake, history, tolerance, sdk_options):
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options", "rpc_observer")
+@pytest.mark.needs("client_resiliency_options", "rpc_observer", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-006")
 def test_failing_call_surfaces_error_and_later_calls_work(kind, driver, fake, history, tolerance, sdk_options):
@@ -286,7 +286,7 @@ LONG_POLL = 6.0
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5, interval 30 s)", slow=False)
 @pytest.mark.requirement("CLI-RECREATE-007", "CLI-RECREATE-008")
 def test_long_poll_survives_recreation(kind, driver, fake, history, tolerance, sdk_options):

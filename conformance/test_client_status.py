@@ -77,7 +77,7 @@ def wait_recreated(history, after):
 
 @KINDS
 @pytest.mark.parametrize("code", ["UNAVAILABLE", "DEADLINE_EXCEEDED"])
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5)", slow=False)
 @pytest.mark.requirement("CLI-STATUS-001", "CLI-STATUS-002")
 def test_transport_status_counts(kind, code, driver, fake, history, tolerance, sdk_options):
@@ -100,7 +100,7 @@ def test_transport_status_counts(kind, code, driver, fake, history, tolerance, s
 
 @KINDS
 @pytest.mark.parametrize("code", ["NOT_FOUND", "INVALID_ARGUMENT", "FAILED_PRECONDITION", "UNAUTHENTICATED"])
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5)", slow=False)
 @pytest.mark.requirement("CLI-STATUS-003", "CLI-STATUS-004")
 def test_application_error_not_counted_and_resets(kind, code, driver, fake, history, tolerance, sdk_options):

@@ -73,7 +73,7 @@ def test_long_poll_ends_at_callers_timeout(kind, driver, fake, history, toleranc
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5: five long polls)", slow=False)
 @pytest.mark.requirement("CLI-LONGPOLL-002")
 def test_long_poll_deadline_is_not_a_transport_failure(kind, driver, fake, history, tolerance, sdk_options):

@@ -36,7 +36,7 @@ RESILIENCY = {"channel_recreate_failure_threshold": 2, "min_recreate_interval_se
 
 
 @pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=pytest.mark.needs("async_client"))])
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the defaults: the control fails threshold (5) calls")
 @pytest.mark.requirement("CLI-LONGPOLL-003", "CLI-LONGPOLL-004")
 def test_start_poll_deadline_is_not_a_transport_failure(kind, driver, fake, history, tolerance, sdk_options):

@@ -57,7 +57,7 @@ def _declared_grace(driver, history) -> float:
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel")
 @pytest.mark.at_defaults("the build's grace (30 s on 1.12.0) at the defaults too; the control fails 5 calls")
 @pytest.mark.requirement("CLI-RETIRE-001")
 def test_long_poll_outliving_the_grace(kind, driver, fake, history, tolerance, sdk_options):

@@ -85,7 +85,7 @@ def test_completions_drain_across_stop(driver, fake, history, tolerance, sdk_opt
     )
 
 
-@pytest.mark.needs("resiliency_options", "rpc_observer")
+@pytest.mark.needs("resiliency_options", "rpc_observer", "sdk_channel")
 @pytest.mark.at_defaults("seconds at the defaults")
 @pytest.mark.requirement("WRK-RETIRE-001")
 def test_final_shutdown_closes_retired_channels(driver, fake, history, tolerance, sdk_options):

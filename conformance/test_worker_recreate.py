@@ -49,7 +49,7 @@ def _run(driver, fake, history, opts: WorkerOptions, failures: int):
     return first, stream
 
 
-@pytest.mark.needs("resiliency_options", "rpc_observer")
+@pytest.mark.needs("resiliency_options", "rpc_observer", "sdk_channel")
 @pytest.mark.at_defaults("up to 5 min at the defaults: threshold 5, so 9 failed Hellos with backoff up to 30 s "
                          "(durabletask 1.4.0: about 5 min, its Hellos come about 30 s apart)")
 @pytest.mark.requirement("WRK-RECREATE-001")
@@ -63,7 +63,7 @@ def test_counter_restarts_after_recreation(driver, fake, history, tolerance, sdk
             history=history)
 
 
-@pytest.mark.needs("resiliency_options", "rpc_observer")
+@pytest.mark.needs("resiliency_options", "rpc_observer", "sdk_channel")
 @pytest.mark.at_defaults("1-3 min at the defaults: threshold 5 failed Hellos with backoff up to 30 s")
 @pytest.mark.requirement("WRK-RECREATE-002")
 def test_recreation_adds_no_wait(driver, fake, history, tolerance, sdk_options):
