@@ -1,6 +1,7 @@
 """Benchmark: are the verdicts stable? Run the whole suite N times on one build and compare.
 
     .venv/bin/python benchmarks/verdict_stability.py [--runs 5] [--sdk-version 1.12.0] [--out DIR] [-- PYTEST ARGS]
+    .venv/bin/python benchmarks/verdict_stability.py --junit FILE --sdk-version V   # one finished run vs the pin
 
 A flaky suite is worse than none: a release manager must get the same answer twice. Each run is the
 whole ``conformance`` suite in a child pytest, exactly as a user runs it (tests/conformance's
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conformance.test_broken_variants import REFERENCE, pinned, run_suite  # noqa: E402
+from tests.conformance.test_broken_variants import REFERENCE, pinned, read_junit, run_suite  # noqa: E402
 
 Pins = dict[str, dict[str, object]]
 
@@ -34,6 +35,20 @@ Pins = dict[str, dict[str, object]]
 def differences(a: Pins, b: Pins) -> list[str]:
     """One line per test whose entry differs between two reduced runs (or is missing from one)."""
     return [f"{t}: {a.get(t)} != {b.get(t)}" for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
+
+
+def compare_with_pin(reduced: Pins, version: str) -> int:
+    """Print how one reduced run differs from the pin of ``version``; 0 when identical."""
+    pin = REFERENCE.get(version)
+    if pin is None:
+        print(f"reference_verdicts.json pins no {version}", file=sys.stderr)
+        return 2
+    diff = differences(pin, reduced)
+    print(f"{len(reduced)} tests vs reference_verdicts.json[{version}]: "
+          f"{'identical' if not diff else f'{len(diff)} differ'}")
+    for line in diff:
+        print(f"  {line}")
+    return 1 if diff else 0
 
 
 def main(argv: list[str]) -> int:
@@ -46,7 +61,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sdk-version", default="1.12.0")
     ap.add_argument("--out", type=Path, default=None, help="folder for each run's reduced verdicts (JSON)")
+    ap.add_argument("--junit", type=Path, default=None,
+                    help="run nothing: compare this junit file of a finished run with the pin of --sdk-version")
     args = ap.parse_args(argv)
+    if args.junit is not None:
+        return compare_with_pin(pinned(read_junit(args.junit)), args.sdk_version)
     out = args.out or Path(tempfile.mkdtemp(prefix="verdict-stability-"))
     out.mkdir(parents=True, exist_ok=True)
     runs: list[Pins] = []

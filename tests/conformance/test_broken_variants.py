@@ -91,6 +91,11 @@ def run_suite(tmp_path: Path, target: str, *patches: str, sdk_version: str = SDK
         cmd += ["--sdk-patch", str(MUTANTS / p)]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return read_junit(junit, code=proc.returncode, out=proc.stdout + proc.stderr)
+
+
+def read_junit(junit: Path, *, code: int = 0, out: str = "") -> SuiteRun:
+    """A run's verdicts from its junit file (the plugin's properties); empty when there is none."""
     outcomes: dict[str, str] = {}
     verdicts: dict[str, list[Verdict]] = {}
     statuses: dict[str, str] = {}
@@ -102,7 +107,7 @@ def run_suite(tmp_path: Path, target: str, *patches: str, sdk_version: str = SDK
             props = [p.get("value", "") for p in case.iter("property") if p.get("name") == VERDICTS]
             verdicts[name] = decode_verdicts(props[-1]) if props else []
             requirements[name] = [p.get("value", "") for p in case.iter("property") if p.get("name") == "requirement"]
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, verdicts, statuses, requirements)
+    return SuiteRun(code, out, outcomes, verdicts, statuses, requirements)
 
 
 def _outcome_and_status(case: ET.Element) -> tuple[str, str]:
