@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.net.toxiproxy_docker import MODES as TOXIPROXY_MODES
 from harness.options import add_sdk_options, sdk_choice
 
 
@@ -30,26 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--html", type=Path, default=None,
                    help="draw it instead: an HTML page with an SVG timeline (connections as lanes, RPCs as bars, "
                         "faults as shaded bands)")
-    r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
-                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL or NOT "
-                                   "IMPLEMENTED (the build lacks a promised option), 2 invalid file or usage, "
-                                   "3 NOT APPLICABLE (an optional feature missing), 4 ERROR (could not run), "
-                                   "5 INCONCLUSIVE (the driver cannot observe the build).")
-    r.add_argument("files", nargs="*", type=Path, metavar="FILE")
-    add_sdk_options(r.add_argument)
-    r.add_argument("--out", type=Path, default=None,
-                   help="output folder (one FILE) or parent folder (several); default histories/repro/<name>--<sdk>--<time>")
-    r.add_argument("--scale", type=float, default=None, help="override the file's scale (1 = field time)")
-    r.add_argument("--timing-tolerance", type=float, default=None,
-                   help="the machine-latency tolerance added (unscaled) to each bound (default: "
-                        "harness/checks/windows.py DEFAULT_TOLERANCE_S); a scale at which it exceeds half a "
-                        "window is refused")
-    r.add_argument("--toxiproxy-url", default=None)
-    r.add_argument("--toxiproxy-bin", default=None)
-    r.add_argument("--conformance-cache", default=None)
-    r.add_argument("--validate", action="store_true", help="only validate the files; start nothing")
-    r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
-    r.add_argument("--quiet", action="store_true", help="no live step lines")
+    add_repro_command(sub)
     c = sub.add_parser(
         "check", help="re-judge a saved history's verdicts (no SDK, no Toxiproxy, no network)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -106,6 +88,33 @@ RIG_WORKDIR = "/opt/conformance"  # the harness checkout inside the image (docke
 
 
 DOCKER_COMMANDS = ("rig", "docker-clean")
+
+
+def add_repro_command(sub: argparse._SubParsersAction) -> None:
+    """`repro FILE...`: its options (the SDK build ones are shared with pytest: harness/options.py)."""
+    r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
+                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL or NOT "
+                                   "IMPLEMENTED (the build lacks a promised option), 2 invalid file or usage, "
+                                   "3 NOT APPLICABLE (an optional feature missing), 4 ERROR (could not run), "
+                                   "5 INCONCLUSIVE (the driver cannot observe the build).")
+    r.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    add_sdk_options(r.add_argument)
+    r.add_argument("--out", type=Path, default=None,
+                   help="output folder (one FILE) or parent folder (several); default histories/repro/<name>--<sdk>--<time>")
+    r.add_argument("--scale", type=float, default=None, help="override the file's scale (1 = field time)")
+    r.add_argument("--timing-tolerance", type=float, default=None,
+                   help="the machine-latency tolerance added (unscaled) to each bound (default: "
+                        "harness/checks/windows.py DEFAULT_TOLERANCE_S); a scale at which it exceeds half a "
+                        "window is refused")
+    r.add_argument("--toxiproxy", default="auto", choices=TOXIPROXY_MODES,
+                   help="how to run Toxiproxy: auto (a binary already there, else Docker, else build it), "
+                        "binary, docker (the official image on the host's loopback)")
+    r.add_argument("--toxiproxy-url", default=None)
+    r.add_argument("--toxiproxy-bin", default=None)
+    r.add_argument("--conformance-cache", default=None)
+    r.add_argument("--validate", action="store_true", help="only validate the files; start nothing")
+    r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
+    r.add_argument("--quiet", action="store_true", help="no live step lines")
 
 
 def _parse(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction,

@@ -128,7 +128,7 @@ class Parts:
 @contextlib.contextmanager
 def whole_rig(history: History, *, sdk: SdkBuild, log_dir: Path, patches: Sequence[str] = (),
               toxiproxy_client: Client | None = None, toxiproxy_url: str | None = None,
-              toxiproxy_bin: str | None = None, cache_dir: Path | None = None,
+              toxiproxy_bin: str | None = None, toxiproxy_mode: str = "auto", cache_dir: Path | None = None,
               proxy_prefix: str = "rig") -> Iterator[Parts]:
     """Toxiproxy (``toxiproxy_client`` if given, e.g. the pytest session's; else as ``toxiproxy()``),
     a fake, a proxy named ``<proxy_prefix>-<pid>-<n>`` and the driver of ``sdk``, started in that
@@ -137,7 +137,7 @@ def whole_rig(history: History, *, sdk: SdkBuild, log_dir: Path, patches: Sequen
     with contextlib.ExitStack() as stack:
         client = toxiproxy_client
         if client is None:
-            client = stack.enter_context(toxiproxy(url=toxiproxy_url, binary=toxiproxy_bin,
+            client = stack.enter_context(toxiproxy(url=toxiproxy_url, binary=toxiproxy_bin, mode=toxiproxy_mode,
                                                    cache_dir=cache_dir or default_cache_dir()))
         fake = stack.enter_context(fake_sidecar(history, schema=sdk.schema))
         link = stack.enter_context(proxy_link(client, fake, history, name=proxy_name(proxy_prefix)))

@@ -64,7 +64,7 @@ def repro(args: Any) -> int:
         else:
             folder = None
         run = ScenarioRun(sc, sdk=build, toxiproxy_url=args.toxiproxy_url,
-                          toxiproxy_bin=args.toxiproxy_bin, cache_dir=cache, tolerance=tol, echo=echo,
+                          toxiproxy_bin=args.toxiproxy_bin, toxiproxy_mode=args.toxiproxy, cache_dir=cache, tolerance=tol, echo=echo,
                           log_dir=(folder / "logs") if folder else None)
         out = run.run()
         if folder is None:

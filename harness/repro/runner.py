@@ -86,7 +86,7 @@ class ScenarioRun:
 
     def __init__(self, scenario: Scenario, *, sdk: Any, history: History | None = None,
                  toxiproxy: Any = None, toxiproxy_url: str | None = None, toxiproxy_bin: str | None = None,
-                 cache_dir: Path | None = None, tolerance: float = DEFAULT_TOLERANCE_S, log_dir: Path | None = None,
+                 toxiproxy_mode: str = "auto", cache_dir: Path | None = None, tolerance: float = DEFAULT_TOLERANCE_S, log_dir: Path | None = None,
                  patches: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
         from harness.paths import default_cache_dir
         self.sc = scenario
@@ -97,6 +97,7 @@ class ScenarioRun:
         self.toxiproxy = toxiproxy
         self.toxiproxy_url = toxiproxy_url
         self.toxiproxy_bin = toxiproxy_bin
+        self.toxiproxy_mode = toxiproxy_mode  # --toxiproxy: auto, binary, docker
         self.cache_dir = cache_dir or default_cache_dir()
         self.tolerance = tolerance
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="dt-repro-"))
@@ -194,6 +195,7 @@ class ScenarioRun:
         parts = stack.enter_context(rig.whole_rig(
             self.history, sdk=self.sdk, log_dir=self.log_dir, patches=self.patches,
             toxiproxy_client=self.toxiproxy, toxiproxy_url=self.toxiproxy_url, toxiproxy_bin=self.toxiproxy_bin,
+            toxiproxy_mode=self.toxiproxy_mode,
             cache_dir=self.cache_dir, proxy_prefix="repro"))
         self.fake, self.link, self.driver = parts.fake, parts.link, parts.driver
         # Faults still in force and background threads go before the parts they act on.
