@@ -12,19 +12,17 @@ binary says it linked (``driver --version``, read from its build info).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.sdk.base import BuildChoice, DriverCommand, SdkBuild, SdkUnavailable
+from harness.sdk.cache_lock import locked, tail
 
 DRIVER_SOURCE = Path(__file__).resolve().parent.parent / "drivers" / "go"
 DRIVER_MODULE = "dtconformance/godriver"
@@ -116,7 +114,7 @@ def _built_driver(sdk: GoSdk, go: Path, final: Path, *, version: str, checkout: 
     if _usable(binary):  # a cache hit: no toolchain work at all
         return binary
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(final.parent / f".{final.name}.lock"):
+    with locked(final.parent / f".{final.name}.lock"):
         if _usable(binary):  # another process built it while we waited
             return binary
         if final.exists():  # a broken leftover, e.g. from a killed build
@@ -177,7 +175,7 @@ def _run(cmd: list[str], *, cwd: Path | None, what: str, timeout: float) -> str:
         hint = ""
         if "unknown revision" in res.stderr or "invalid version" in res.stderr or "not found" in res.stderr:
             hint = "\nFix: pick a version the Go module proxy serves (--sdk-version vX.Y.Z), or a checkout with --sdk-path."
-        raise SdkUnavailable(f"{what} failed:\n{_tail(res.stderr or res.stdout)}{hint}")
+        raise SdkUnavailable(f"{what} failed:\n{tail(res.stderr or res.stdout)}{hint}")
     return res.stdout
 
 
@@ -224,16 +222,4 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive file lock, so concurrent pytest-xdist workers build a driver once."""
-    with open(lock_path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])

@@ -11,20 +11,18 @@ source is written against the Microsoft package and its imports are renamed for 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.drivers.java import DRIVER_PROJECT, MAIN_CLASS
 from harness.sdk.base import BuildChoice, BuildOption, DriverCommand, SdkBuild, SdkUnavailable
+from harness.sdk.cache_lock import locked, tail
 
 MVN_TIMEOUT_S = 900.0
 # A small heap, one GC thread and C1 only: the driver is a thin shell around the SDK, and the machine
@@ -94,7 +92,7 @@ def _built(out: Path) -> bool:
 def build_driver(flavour: JavaFlavour, version: str, cache_dir: Path) -> Path:
     """The driver built against ``flavour`` ``version`` (cached); SdkUnavailable with Maven's reason if not."""
     final = build_dir(flavour, version, cache_dir)
-    with _locked(final.parent / f".{final.name}.lock"):
+    with locked(final.parent / f".{final.name}.lock"):
         if _built(final):
             return final
         shutil.rmtree(final, ignore_errors=True)  # a broken leftover, e.g. from a killed run
@@ -126,7 +124,7 @@ def _mvn(project: Path, flavour: JavaFlavour, version: str) -> None:
         raise SdkUnavailable(f"building the Java driver for {flavour.coordinates}:{version} took longer than "
                              f"{MVN_TIMEOUT_S:.0f}s") from exc
     if res.returncode != 0:
-        out = _tail(res.stdout + "\n" + res.stderr)
+        out = tail(res.stdout + "\n" + res.stderr, 30)
         hint = (f"Is {flavour.coordinates}:{version} published on Maven Central (or installed in ~/.m2)?"
                 if "Could not resolve dependencies" in out or "could not be resolved" in out else "")
         raise SdkUnavailable(f"Maven could not build the Java driver for {flavour.coordinates}:{version}. "
@@ -162,17 +160,4 @@ class JavaAdapter:
         return resolve_java_sdk(self.flavour, version=choice.version, path=choice.path, cache_dir=cache_dir)
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive file lock, so concurrent pytest-xdist workers build a driver once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])

@@ -13,19 +13,17 @@ against is installed (``DEFAULT_VERSIONS``).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from harness.drivers import js as js_driver
 from harness.sdk.base import BuildChoice, BuildOption, DriverCommand, SdkBuild, SdkUnavailable
+from harness.sdk.cache_lock import locked, tail
 
 NPM_TIMEOUT_S = 600.0
 PROBE_TIMEOUT_S = 30.0
@@ -59,7 +57,7 @@ def node_version(node: str) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SdkUnavailable(f"cannot run {node}: {exc}. {NODE_HELP}") from exc
     if res.returncode != 0:
-        raise SdkUnavailable(f"`{node} --version` failed:\n{_tail(res.stderr)}\n{NODE_HELP}")
+        raise SdkUnavailable(f"`{node} --version` failed:\n{tail(res.stderr)}\n{NODE_HELP}")
     return res.stdout.strip()
 
 
@@ -99,7 +97,7 @@ def _populate(build_dir: Path, package: str, spec: str, npm: str, *, what: str, 
     except subprocess.TimeoutExpired as exc:
         raise SdkUnavailable(f"npm install {what} took longer than {NPM_TIMEOUT_S:.0f}s") from exc
     if res.returncode != 0:
-        raise SdkUnavailable(f"npm could not install {what} (from {build_dir}):\n{_tail(res.stderr or res.stdout)}\n"
+        raise SdkUnavailable(f"npm could not install {what} (from {build_dir}):\n{tail(res.stderr or res.stdout)}\n"
                              "Fix: check the version exists (`npm view PACKAGE versions`) and that the npm "
                              "registry is reachable (`npm config get registry`).")
     if _installed_version(build_dir, package) is None:
@@ -110,7 +108,7 @@ def _populate(build_dir: Path, package: str, spec: str, npm: str, *, what: str, 
 def _registry_build(package: str, version: str, cache_dir: Path, npm: str) -> Path:
     drivers = cache_dir / "drivers"
     final = drivers / f"js-{_slug(package)}-{version}-{driver_source_hash()}"
-    with _locked(drivers / f".{final.name}.lock"):
+    with locked(drivers / f".{final.name}.lock"):
         if _usable(final, package):
             return final
         if final.exists():  # a broken leftover, e.g. from a killed run
@@ -145,7 +143,7 @@ def _path_build(package: str, src: Path, cache_dir: Path, npm: str) -> Path:
     # outside xdist every resolve reinstalls, since the checkout may have changed.
     session = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}-{id(src)}"
     stamp = build / ".installed-for-session"
-    with _locked(drivers / f".{build.name}.lock"):
+    with locked(drivers / f".{build.name}.lock"):
         if _usable(build, package) and stamp.exists() and stamp.read_text() == session:
             return build
         shutil.rmtree(build, ignore_errors=True)
@@ -197,17 +195,4 @@ def dapr_adapter() -> JsAdapter:
     return JsAdapter("dapr-js", "@dapr/durabletask-js")
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive file lock, so concurrent pytest-xdist workers build a folder once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])

@@ -9,19 +9,17 @@ checkout (cached venv, reinstalled once per test session) or an explicit interpr
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from harness.drivers.python import DRIVER_SCRIPT
 from harness.sdk.base import BuildChoice, BuildOption, DriverCommand, SdkBuild, SdkUnavailable
+from harness.sdk.cache_lock import locked, tail
 
 PIP_TIMEOUT_S = 600.0
 PROBE_TIMEOUT_S = 60.0
@@ -38,7 +36,7 @@ def probe_durabletask(python: str | Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SdkUnavailable(f"cannot run {python}: {exc}") from exc
     if res.returncode != 0:
-        raise SdkUnavailable(f"{python} cannot import durabletask:\n{_tail(res.stderr)}")
+        raise SdkUnavailable(f"{python} cannot import durabletask:\n{tail(res.stderr)}")
     return res.stdout.strip().splitlines()[-1]
 
 
@@ -92,7 +90,7 @@ def _pyver() -> str:
 def _pypi_venv(version: str, cache_dir: Path) -> Path:
     venvs = cache_dir / "venvs"
     final = venvs / f"durabletask-{version}-{_pyver()}"
-    with _locked(venvs / f".{final.name}.lock"):
+    with locked(venvs / f".{final.name}.lock"):
         if _usable(final):
             return _python_in(final)
         if final.exists():  # a broken leftover, e.g. from a killed run
@@ -121,7 +119,7 @@ def _path_venv(src: Path, cache_dir: Path) -> Path:
     # outside xdist every resolve reinstalls, since the checkout may have changed.
     session = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}-{id(src)}"
     stamp = venv / ".installed-for-session"
-    with _locked(venvs / f".{venv.name}.lock"):
+    with locked(venvs / f".{venv.name}.lock"):
         if _usable(venv) and stamp.exists() and stamp.read_text() == session:
             return _python_in(venv)
         if not _usable(venv):
@@ -150,7 +148,7 @@ def _make_venv(venv: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True,
                          text=True, timeout=PIP_TIMEOUT_S)
     if res.returncode != 0:
-        raise SdkUnavailable(f"cannot create a virtualenv at {venv}:\n{_tail(res.stderr)}")
+        raise SdkUnavailable(f"cannot create a virtualenv at {venv}:\n{tail(res.stderr)}")
 
 
 def _pip(venv: Path, args: list[str], *, what: str) -> None:
@@ -161,20 +159,7 @@ def _pip(venv: Path, args: list[str], *, what: str) -> None:
     except subprocess.TimeoutExpired as exc:
         raise SdkUnavailable(f"pip install {what} took longer than {PIP_TIMEOUT_S:.0f}s") from exc
     if res.returncode != 0:
-        raise SdkUnavailable(f"pip could not install {what}:\n{_tail(res.stderr or res.stdout)}")
+        raise SdkUnavailable(f"pip could not install {what}:\n{tail(res.stderr or res.stdout)}")
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive file lock, so concurrent pytest-xdist workers build a venv once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
