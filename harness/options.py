@@ -61,12 +61,15 @@ def add_options(parser: pytest.Parser) -> None:
                          f"{1 / WINDOW_FRACTION:g} times it is INCONCLUSIVE, and a field file whose scale would "
                          f"make a window less than {1 / WINDOW_FRACTION:g} times it is refused")
     group.addoption("--history-dir", metavar="DIR", default=None,
-                    help="write each failed test's history (JSON) here (default: <rootdir>/histories)")
+                    help="write each failed test's history (JSON) here (default: DIR/histories with "
+                         "--conformance-report=DIR, so a report folder is whole on its own, e.g. a CI artifact; "
+                         "else <rootdir>/histories)")
     group.addoption("--keep-histories", action="store_true", default=False,
                     help="also write the histories of passing tests")
     group.addoption("--conformance-report", metavar="DIR", default=None,
                     help="write the conformance matrix (conformance.md, conformance.html: requirement by "
-                         "requirement, with timelines of failures) into DIR")
+                         "requirement, with timelines of failures) and results.json (the run as data: "
+                         "`python -m harness matrix DIR...` sets several runs side by side) into DIR")
     group.addoption("--sdk-patch", metavar="FILE", action="append", default=[],
                     help="(for the suite's own tests) exec FILE in the driver process to build a deliberately "
                          "broken SDK variant; see harness/drivers/python/mutants/")
@@ -76,6 +79,15 @@ def add_options(parser: pytest.Parser) -> None:
                          "gate is not passed while they are left out")
     # Strict: pytest's own --strict (all of pytest's strictness options) also makes a failing SHOULD
     # fail the gate (NON-STRICT, as in Autobahn's testsuite); pytest owns the flag, so it is not added here.
+
+
+def _history_dir(config: pytest.Config, given: str | None, report_dir: str | None) -> Path:
+    """--history-dir, else the report's folder (its links then survive copying it), else <rootdir>/histories."""
+    if given:
+        return Path(given)
+    if report_dir:
+        return Path(report_dir) / "histories"
+    return Path(str(config.rootpath)) / "histories"
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ class Settings:
             toxiproxy_bin=opt("--toxiproxy-bin"), toxiproxy_mode=opt("--toxiproxy"),
             cache_dir=Path(cache) if cache else default_cache_dir(),
             tolerance=float(opt("--timing-tolerance")),
-            history_dir=Path(hist) if hist else Path(str(config.rootpath)) / "histories",
+            history_dir=_history_dir(config, hist, opt("--conformance-report")),
             keep_histories=bool(opt("--keep-histories")),
             sdk_patches=tuple(str(Path(p).resolve()) for p in opt("--sdk-patch")),
             conformance_report=opt("--conformance-report"),

@@ -69,7 +69,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and (settings.sdk is not None or settings.conformance_report):
         config.pluginmanager.register(
             conformance_report.ReportPlugin(settings.conformance_report, context=settings.gate_context(),
-                                            gate=settings.sdk is not None), "conformance-report")
+                                            gate=settings.sdk is not None,
+                                            build_label=(lambda: _resolve_sdk(settings).header())
+                                            if settings.sdk is not None else None), "conformance-report")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

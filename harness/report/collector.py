@@ -38,6 +38,7 @@ from harness.report.results import (
     outcome_for,
     requirement_status,
 )
+from harness.report.results_file import RunInfo, write_results
 from harness.report.spec import SPEC_PATH, Requirement, parse_spec
 from harness.report.statuses import PROP_AT_DEFAULTS, PROP_INCONCLUSIVE, PROP_NOT_IMPLEMENTED
 from harness.report.timeline import render_timeline
@@ -127,8 +128,10 @@ class ConformanceCollector:
 
     # -- writing ---------------------------------------------------------------------------
     def write(self, out_dir: Path, *, sdk: str | None = None, sdk_version: str | None = None,
-              timelines: bool = True, context: GateContext | None = None) -> tuple[Path, Path]:
-        """Write ``conformance.md`` and ``conformance.html`` into ``out_dir``; returns both paths.
+              timelines: bool = True, context: GateContext | None = None,
+              info: RunInfo | None = None) -> tuple[Path, Path]:
+        """Write ``conformance.md``, ``conformance.html`` and ``results.json`` (results_file.py: the same run
+        as data, with ``info`` about the run) into ``out_dir``; returns the two pages' paths.
 
         With ``timelines``, each failed test's saved history gets an HTML timeline next to it. The
         header states the gate verdict under ``context`` (tolerance, patches, strict)."""
@@ -151,6 +154,7 @@ class ConformanceCollector:
         md.write_text(render_markdown(report), encoding="utf-8")
         page = out_dir / "conformance.html"
         page.write_text(render_html(report), encoding="utf-8")
+        write_results(report, info or RunInfo())
         return md, page
 
 

@@ -14,12 +14,16 @@ builds the gate and the matrix from ``pytest_runtest_logreport`` alone.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from harness.report.collector import ConformanceCollector
 from harness.report.gate import Gate, GateContext
 from harness.report.results import junit_properties
+from harness.report.results_file import RunInfo
 from harness.report.statuses import INCONCLUSIVE, NON_STRICT, NOT_IMPLEMENTED, NOT_RUN
 
 __all__ = ["ConformanceCollector", "ReportPlugin", "collector", "junit_properties", "on_finish", "on_report"]
@@ -42,7 +46,8 @@ def on_report(item: Any, report: Any) -> None:
 
 
 def on_finish(session: Any, out_dir: Path | str, *, sdk: str | None = None,
-              sdk_version: str | None = None, context: GateContext | None = None) -> tuple[Path, Path] | None:
+              sdk_version: str | None = None, context: GateContext | None = None,
+              info: RunInfo | None = None) -> tuple[Path, Path] | None:
     """Write the matrix into ``out_dir`` (on the xdist controller or a plain run; a no-op on a
     worker) and forget the collected reports. SDK name/version: given, else the ones the tests'
     reports carry (``("sdk", ...)``, ``("sdk_version", ...)``), else the ``--sdk``/``--sdk-version``
@@ -56,7 +61,7 @@ def on_finish(session: Any, out_dir: Path | str, *, sdk: str | None = None,
         c.sdk = c.sdk or sdk or next((r.sdk for r in c.results if r.sdk), None) or _opt(config, "--sdk")
         c.sdk_version = (c.sdk_version or sdk_version or next((r.sdk_version for r in c.results if r.sdk_version),
                                                               None) or _opt(config, "--sdk-version"))
-    paths = c.write(Path(out_dir), sdk=sdk, sdk_version=sdk_version, context=context)
+    paths = c.write(Path(out_dir), sdk=sdk, sdk_version=sdk_version, context=context, info=info)
     _default = None
     return paths
 
@@ -80,16 +85,34 @@ class ReportPlugin:
     ``out_dir`` None: judge the gate only, write no matrix."""
 
     def __init__(self, out_dir: Path | str | None, *, context: GateContext | None = None,
-                 gate: bool = False) -> None:
+                 gate: bool = False, build_label: Callable[[], str] | None = None) -> None:
         self.out_dir = Path(out_dir) if out_dir else None
+        self.build_label = build_label  # the build's header line for results.json (resolved at the end)
+        self._started = ("", 0.0)  # (ISO wall-clock time, monotonic) at session start
         self.context = context or GateContext()
         self.judge_gate = gate
         self.gate: Gate | None = None
         self.paths: tuple[Path, Path] | None = None
         self._apart: dict[str, list[str]] = {}
 
+    def pytest_sessionstart(self, session: Any) -> None:
+        self._started = (datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), time.monotonic())
+
     def pytest_runtest_logreport(self, report: Any) -> None:
         on_report(None, report)
+
+    def run_info(self, session: Any) -> RunInfo:
+        """The build, start time, wall time (monotonic) and xdist workers of this run, for results.json."""
+        build = ""
+        if self.build_label is not None:
+            try:
+                build = self.build_label()
+            except Exception as exc:  # the report must not fail because the build cannot be named again
+                build = f"unknown ({exc})"
+        workers = _opt(getattr(session, "config", None), "numprocesses") if getattr(session, "config", None) else None
+        started, t0 = self._started
+        return RunInfo(build=build, started=started, wall_time_s=(time.monotonic() - t0) if t0 else None,
+                       workers=int(workers) if workers and str(workers).isdigit() else None)
 
     def pytest_sessionfinish(self, session: Any) -> None:
         global _default
@@ -101,7 +124,7 @@ class ReportPlugin:
             if getattr(session, "exitstatus", None) in _GATED_EXIT_CODES:
                 session.exitstatus = 0 if self.gate.passed else 1
         if self.out_dir is not None:
-            self.paths = on_finish(session, self.out_dir, context=self.context)
+            self.paths = on_finish(session, self.out_dir, context=self.context, info=self.run_info(session))
         elif not hasattr(getattr(session, "config", None), "workerinput"):
             _default = None
 
