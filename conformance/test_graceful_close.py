@@ -13,8 +13,9 @@ Procedure (ok-before-first / ok-after-first)
      normally.
   2. A probe activity is queued once the fourth stream is open.
 Asserts
-  - WRK-GRACEFUL-001: after each OK close the next Hello comes within the first backoff window
-    (P says "immediately"; .NET applies a backoff drawn from [0, base) -- both fit).
+  - WRK-GRACEFUL-001: after each OK close the next connect attempt (the Hello, or GetWorkItems for
+    a build without one) comes within the first backoff window (P says "immediately"; .NET
+    applies a backoff drawn from [0, base) -- both fit).
   - WRK-GRACEFUL-002 (P): each OK close is followed by a fresh SDK-owned channel.
   - WRK-GRACEFUL-003: the closes are not counted: the single UNAVAILABLE that follows them
     leaves the failure count at 1 < threshold, so the channel is NOT recreated for it. (Had the
@@ -23,7 +24,7 @@ Asserts
 
 Procedure (goaway): a healthy stream; the fake starts a second server generation on the same
 port, ends the old generation's streams with OK and stops it with a grace period (GOAWAY).
-  - WRK-GRACEFUL-001: the next Hello (on the new generation) comes within the first backoff
+  - WRK-GRACEFUL-001: the next connect attempt (on the new generation) comes within the first backoff
     window; the new stream completes the probe.
 """
 
@@ -35,7 +36,7 @@ from harness.checks.client import no_sdk_channel_created, sdk_channel_created
 from harness.checks.queries import call_end, server_close_time, streams
 from harness.checks.verdict import Verdict, control, for_requirement, inconclusive, require
 from harness.checks.windows import WorkerOptions, first_reconnect_bound, guard
-from harness.checks.worker import hello_within, work_completed
+from harness.checks.worker import connect_attempt_within, work_completed
 from harness.history import FAKE
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
@@ -67,7 +68,7 @@ def test_ok_close(after_messages, driver, fake, history, tolerance, sdk_options)
             break
     token, queued_t = probe(fake, history, timeout=5)
 
-    # Judged on the streams that came: a worker that stops reconnecting fails the next Hello's window
+    # Judged on the streams that came: a worker that stops reconnecting fails the next attempt's window
     # (WRK-GRACEFUL-001) and the probe; a scripted fault that did not take effect is a failed control.
     seen = streams(history)
     verdicts: list[Verdict] = []
@@ -78,7 +79,7 @@ def test_ok_close(after_messages, driver, fake, history, tolerance, sdk_options)
                                             f"stream {s.get('call_id')} did not end OK")))
             continue
         closed_t = server_close_time(history, s.get("call_id"))
-        verdicts += for_requirement("WRK-GRACEFUL-001", hello_within(history, after=closed_t, within=bound))
+        verdicts += for_requirement("WRK-GRACEFUL-001", connect_attempt_within(history, after=closed_t, within=bound))
         nxt = history.first(source=FAKE, kind="rpc_start", method="Hello", after=closed_t)
         verdicts += for_requirement("WRK-GRACEFUL-002", sdk_channel_created(
             history, after=closed_t, before=nxt.t if nxt else None, why="after a graceful close (P)"))
@@ -125,7 +126,7 @@ def test_goaway_handover(options, driver, fake, history, tolerance, sdk_options)
                                 f"old stream ended with {end.get('code') if end else 'nothing'}"))]
     if end is not None:
         closed_t = server_close_time(history, first.get("call_id"))
-        verdicts.append(hello_within(history, after=closed_t, within=bound))
+        verdicts.append(connect_attempt_within(history, after=closed_t, within=bound))
         # The next *stream* must be on the new generation. (The Hello before it may still ride the
         # draining connection: HTTP/2 allows new streams until the final GOAWAY, and grpc's shared
         # subchannel can carry a fresh channel's first call over the old connection.)

@@ -12,8 +12,9 @@ Asserts (checkers)
   - NET-RST-001 (harness self-check, so its verdicts are controls: a failure makes the test
     INCONCLUSIVE, never a FAIL of the SDK): an RST segment reached the SDK's port and the SDK's
     GetWorkItems call failed with a connection reset, not a clean close.
-  - WRK-BACKOFF-001: the first connect attempt (Hello) after the failure comes within the
-    first full-jitter window, min(cap, 2*base) + tolerance.
+  - WRK-BACKOFF-001: the first connect attempt after the failure (the Hello; a GetWorkItems for a
+    build that opens its stream without one) comes within the first full-jitter window,
+    min(cap, 2*base) + tolerance.
   - WRK-STREAM-002: the new stream is a working one (the probe completes).
 Variants: "configured" sets OPTIONS; "sdk-defaults" sets nothing and holds the SDK to the
 promised defaults (base 1 s, cap 30 s: first window 2 s), so it runs on builds that predate
@@ -26,7 +27,7 @@ import pytest
 from harness.checks.conn import client_saw_reset, rst_reached_client
 from harness.checks.verdict import control, for_requirement, inconclusive, require
 from harness.checks.windows import WorkerOptions, first_reconnect_bound, guard
-from harness.checks.worker import hello_within, work_completed
+from harness.checks.worker import connect_attempt_within, work_completed
 from harness.history import DRIVER, NETWORK
 from harness.workload import probe, start_worker, wait_for_messages, wait_for_stream
 
@@ -72,7 +73,7 @@ def test_tcp_reset_on_established_stream(options, driver, fake, link, history, t
     require(
         *for_requirement("NET-RST-001", control(rst_reached_client(history, client_port=client_port)),
                          control(client_saw_reset(history, after=reset_t))),
-        *for_requirement("WRK-BACKOFF-001", hello_within(history, after=failed_t, within=bound)),
+        *for_requirement("WRK-BACKOFF-001", connect_attempt_within(history, after=failed_t, within=bound)),
         *for_requirement("WRK-STREAM-002", work_completed(
             history, token=token, after=max(queued_t, new_stream.t if new_stream else queued_t),
             within=tolerance)),

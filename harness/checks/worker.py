@@ -550,6 +550,28 @@ def hello_within(history: History, *, after: float, within: float) -> Verdict:
 
 
 @check
+def connect_attempt_within(history: History, *, after: float, within: float) -> Verdict:
+    """The next connect attempt reaches the fake within ``within`` s of ``after``: the Hello, or, for a
+    build that opens GetWorkItems without saying Hello, that GetWorkItems.
+
+    The backoff requirements (WRK-BACKOFF-001, WRK-GRACEFUL-001) are about WHEN the worker tries again;
+    whether it says Hello first is WRK-HELLO-* and DEFAULTS-001's business. Judging the backoff on the
+    Hello alone charged a Hello-less build (Java, F-60) twice and hid its real reconnect timing. For a
+    build that says Hello, the Hello precedes its stream, so this is the Hello as before."""
+    check = f"next connect attempt within {within:.3f}s"
+    attempts = history.select(FAKE, "rpc_start", after=after, method="Hello") + \
+        history.select(FAKE, "rpc_start", after=after, method="GetWorkItems")
+    if not attempts:
+        return Verdict(check, False, f"no Hello or GetWorkItems after {after - history.t0:.3f}s")
+    first = min(attempts, key=lambda e: e.t)
+    what = "Hello" if first.get("method") == "Hello" else "GetWorkItems, without a Hello"
+    delay = first.t - after
+    return Verdict(check, delay <= within, f"first attempt ({what}) {delay:.3f}s after the failure "
+                   f"(bound {within:.3f}s)", {"reconnect_delay_s": delay, "bound_s": within,
+                                              "method": first.get("method")}, [first.seq])
+
+
+@check
 def work_completed(history: History, *, token: str, within: float, after: float) -> Verdict:
     """A work item queued at ``after`` is completed (at least once) within ``within`` seconds,
     i.e. the worker has a WORKING stream again, not just an open one."""

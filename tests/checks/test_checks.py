@@ -8,6 +8,7 @@ from harness.checks.client import long_polls_timed_out, no_sdk_channel_created, 
 from harness.checks.conn import client_saw_reset, rst_reached_client
 from harness.checks.verdict import Verdict, require
 from harness.checks.worker import (
+    connect_attempt_within,
     exactly_once,
     hello_within,
     reconnected_within,
@@ -58,6 +59,22 @@ def test_hello_within_and_reconnected_within():
     assert not hello_within(h, after=T0, within=0.2).ok
     assert reconnected_within(h, after=T0, within=0.45).ok
     assert not reconnected_within(h, after=T0 + 1, within=5).ok  # nothing after
+
+
+def test_connect_attempt_is_the_hello_or_a_stream_opened_without_one():
+    with_hello = History()
+    with_hello.record(FAKE, "rpc_start", t=T0 + 0.3, method="Hello")
+    stream(with_hello, 2, T0 + 0.31)
+    v = connect_attempt_within(with_hello, after=T0, within=0.45)
+    assert v.ok and v.measured["method"] == "Hello" and v.measured["reconnect_delay_s"] == pytest.approx(0.3)
+    assert not connect_attempt_within(with_hello, after=T0, within=0.2).ok
+
+    no_hello = History()  # a build that opens GetWorkItems without a Hello (Java 1.5.0): timed on its stream
+    stream(no_hello, 1, T0 + 5.0)
+    late = connect_attempt_within(no_hello, after=T0, within=2.18)
+    assert not late.ok and "GetWorkItems, without a Hello" in late.summary
+    assert connect_attempt_within(no_hello, after=T0, within=5.5).ok
+    assert not connect_attempt_within(History(), after=T0, within=60).ok  # nothing at all
 
 
 def test_work_completed_and_exactly_once():
