@@ -163,7 +163,7 @@ def test_worker_keeps_caller_channel_through_outage(driver, fake, link, history,
 
 
 @KINDS
-@pytest.mark.needs("client_resiliency_options", "sdk_channel")
+@pytest.mark.needs("client_resiliency_options", "sdk_channel", "metadata")
 @pytest.mark.at_defaults("seconds at the design defaults (threshold 5)", slow=False)
 @pytest.mark.requirement("CHAN-OWN-003")
 def test_client_metadata_survives_recreation(kind, driver, fake, history, tolerance, sdk_options):
@@ -187,7 +187,7 @@ def test_client_metadata_survives_recreation(kind, driver, fake, history, tolera
     )
 
 
-@pytest.mark.needs("resiliency_options", "sdk_channel")
+@pytest.mark.needs("resiliency_options", "sdk_channel", "metadata")
 @pytest.mark.at_defaults("about a minute at the design defaults: 5 failed Hellos with backoff windows of "
                          "2+4+8+16+30 s")
 @pytest.mark.requirement("CHAN-OWN-003")

@@ -49,6 +49,9 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
                "the caller's connection, as Go's does, declares false: it never builds its own channel)"),
     Capability("channel_options", OPTIONAL, "take raw channel options for SDK-built channels"),
     Capability("interceptors", OPTIONAL, "take caller-supplied call interceptors"),
+    Capability("metadata", OPTIONAL, "take fixed call metadata at construction (`metadata`) and send it on "
+               "every call (a build without it carries headers only through interceptors, which "
+               "CHAN-CONFIG-001 tests)"),
     Capability("secure_channel", OPTIONAL, "build its channel with TLS on request (Python: secure_channel=True)"),
     Capability("concurrency_options", OPTIONAL, "take the worker's concurrency limits (e.g. the maximum "
                "of concurrent activity work items)"),

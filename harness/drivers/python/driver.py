@@ -868,6 +868,7 @@ def capabilities() -> dict[str, bool]:
         "async_client": hasattr(dt_client, "AsyncTaskHubGrpcClient"),
         "logger": "logger" in w or "log_handler" in w,  # how the driver routes SDK logs: _logging_kwargs
         "interceptors": "interceptors" in w,
+        "metadata": "metadata" in w and "metadata" in c,
         "secure_channel": "secure_channel" in w and "secure_channel" in c,
         "concurrency_options": hasattr(dt_worker, "ConcurrencyOptions") and "concurrency_options" in w,
         "history_stream": hasattr(dt_client.TaskHubGrpcClient, "get_orchestration_history"),
