@@ -51,6 +51,7 @@ func capabilities() map[string]bool {
 		"async_client":              false,
 		"logger":                    true, // NewTaskHubGrpcClient takes a backend.Logger
 		"interceptors":              false,
+		"metadata":                  true, // outgoing metadata rides the context the SDK is given, on every call
 		"secure_channel":            false,
 		"concurrency_options":       false,
 		"history_stream":            false, // no StreamInstanceHistory in the client

@@ -77,8 +77,8 @@ function commonArgs(ctx, args, role, resiliencyCapability) {
   }
   let metadataGenerator = null;
   if (args.metadata && args.metadata.length) {
-    // No capability names call metadata: a build that cannot send it fails CHAN-OWN-003 outright.
-    if (!ctx.detected.metadata) throw unsupported(ctx, 'call metadata (metadataGenerator)');
+    // The optional `metadata` capability (PROTOCOL.md): its tests are NOT APPLICABLE on such a build.
+    if (!ctx.detected.capabilities.metadata) throw unsupported(ctx, 'call metadata (metadataGenerator)', 'metadata');
     const pairs = args.metadata.map(([k, v]) => [String(k), String(v)]);
     metadataGenerator = async () => {
       const md = new ctx.loaded.grpc.Metadata();

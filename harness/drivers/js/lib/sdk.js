@@ -225,12 +225,14 @@ async function detect(loaded) {
     rpc_observer: reachesGrpc,
     aio_rpc_observer: false,
     logger: workerKeys.has('logger') && clientKeys.has('logger'),
+    // Fixed call metadata at construction: the object-style SDKs take a metadataGenerator.
+    metadata: workerKeys.has('metadataGenerator') && clientKeys.has('metadataGenerator'),
   };
   const worker = workerDefaults(loaded, objectStyle);
   return {
     objectStyle,
     capabilities,
-    metadata: workerKeys.has('metadataGenerator') && clientKeys.has('metadataGenerator'),
+    metadata: capabilities.metadata,
     keys: { worker: [...workerKeys].sort(), client: [...clientKeys].sort() },
     optionsReachGrpc: reach,
     workerDefaults: worker.values,

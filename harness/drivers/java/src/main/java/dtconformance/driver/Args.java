@@ -76,8 +76,9 @@ final class Args {
             throw CommandError.unsupported("interceptors", "interceptors");
         }
         if (present("metadata")) {
-            // No capability names per-call metadata (PROTOCOL.md), so this is an error, never a pass.
-            throw CommandError.unsupported("metadata (headers on every call)", null);
+            // Neither builder takes fixed call metadata: the optional `metadata` capability (PROTOCOL.md);
+            // headers reach Java calls only through interceptors (CHAN-CONFIG-001).
+            throw CommandError.unsupported("metadata (headers on every call)", "metadata");
         }
         String channel = str("channel", "sdk");
         if (!channel.equals("sdk") && !channel.equals("caller")) {

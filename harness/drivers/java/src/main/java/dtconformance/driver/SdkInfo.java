@@ -117,6 +117,7 @@ final class SdkInfo {
                 "channel_options", false, // the SDK builds its channel with usePlaintext() and nothing else
                 "async_client", false,
                 "interceptors", workerTakesInterceptors() && clientTakesInterceptors(),
+                "metadata", false, // no builder takes fixed call metadata; headers only via interceptors
                 "secure_channel", false, // the worker has no TLS option (dapr's client has one; the worker not)
                 "concurrency_options", false,
                 "history_stream", false, // DurableTaskClient has no StreamInstanceHistory call
