@@ -5,6 +5,7 @@
   repro FILE --sdk=python  run a field-report scenario file (scenarios/README.md)
   repro FILE.toml       reproduce a field report from a scenario file (scenarios/README.md)
   check HISTORY.json    re-judge a saved history's verdicts without running anything (--html OUT.html)
+  matrix RUN_DIR...     several runs' results.json side by side (--diff BASE_DIR NEW_DIR: the release diff)
   rig TARGET... [ARGS]  run a conformance selection or a field file inside the rig container (Docker)
   docker-clean          remove the containers this harness labelled whose owner process is gone
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from harness.net.toxiproxy_docker import MODES as TOXIPROXY_MODES
 from harness.options import add_sdk_options, sdk_choice
+from harness.report.matrix_cli import add_matrix_command, run_matrix
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw it instead: an HTML page with an SVG timeline (connections as lanes, RPCs as bars, "
                         "faults as shaded bands)")
     add_repro_command(sub)
+    add_matrix_command(sub)
     c = sub.add_parser(
         "check", help="re-judge a saved history's verdicts (no SDK, no Toxiproxy, no network)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -79,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from harness.recheck import run as recheck_run
         return recheck_run(args.history, scenario=args.scenario, html=args.html)
+    if args.command == "matrix":
+        return run_matrix(args)
     return 2
 
 

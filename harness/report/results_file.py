@@ -178,11 +178,12 @@ def write_results(report: MatrixReport, info: RunInfo) -> Path:
 def load_results(path: Path | str) -> RunResults:
     """Read a run's results: ``path`` is results.json or the folder holding it."""
     p = Path(path)
-    if p.is_dir():
+    folder = p.parent if p.suffix == ".json" else p  # what the user named: the folder, or the file in it
+    if p.suffix != ".json":
         p = p / FILENAME
     if not p.is_file():
         raise ResultsFileError(f"{p}: no such file. A conformance run writes it with "
-                               f"`pytest conformance --sdk=NAME --conformance-report={p.parent}`")
+                               f"`pytest conformance --sdk=NAME --conformance-report={folder}`")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
