@@ -6,7 +6,9 @@ managers (``link``: Toxiproxy toxics, ``tcp_reset``); faults on one TCP connecti
 iptables on one 4-tuple, ``ss -K``); the SDK process's sockets (``sockets``: the one answer to
 "which client ports does the SDK have to port P"); the RST packet sniffer (``rst_sniffer``); and
 the one writer of fault events (``recorder``: fault ids, ``fault_start``/``fault_end``,
-``tcp_reset``), which both ``link`` and ``conn`` write through.
+``tcp_reset``), which both ``link`` and ``conn`` write through; and the HTTP/2 frame-level fault
+proxy (``h2proxy``: real RST_STREAM, GOAWAY, withheld PING acks, one stream stalled or dropped, a
+grpc-core keepalive policy; every frame recorded), between the SDK and the fake.
 
 May import: ``harness.history``.
 """
