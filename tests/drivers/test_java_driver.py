@@ -3,7 +3,11 @@ com.microsoft:durabletask-client (``--sdk=java``) and io.dapr:durabletask-client
 Maven Central, steered over the protocol against the fake sidecar.
 
 Each driver is built once for the module (the first build needs a JDK, Maven and Maven Central; later
-ones are cache hits)."""
+ones are cache hits).
+
+What every driver owes the protocol (unknown commands, the event clock, `connections`, pipelining, exit
+bounds with the SDK wedged) is checked once for all drivers by the kit in tests/drivers/kit/; this file
+keeps what is specific to this SDK."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from fakes.sidecar import FakeSidecar
-from harness.drivers.process import Driver, DriverError, DriverUnsupported
+from harness.drivers.process import Driver, DriverUnsupported
 from harness.history import DRIVER, FAKE, History
 from harness.paths import default_cache_dir
 from harness.sdk import ADAPTERS, BuildChoice, SdkBuild, SdkUnavailable, resolve
@@ -161,13 +165,6 @@ def test_hello(driver: Driver) -> None:
     assert info["pid"] == driver.pid and not driver.garbage
 
 
-def test_unknown_command_is_an_error(driver: Driver) -> None:
-    with pytest.raises(DriverError) as ei:
-        driver.request("no_such_command")
-    assert not isinstance(ei.value, DriverUnsupported) and ei.value.error["type"] == "UnknownCommand"
-    driver.hello()  # still alive and answering
-
-
 @pytest.mark.parametrize("call, capability", [
     (lambda d: d.start_worker(address="127.0.0.1:1", resiliency={"hello_timeout_seconds": 1}), "resiliency_options"),
     (lambda d: d.start_worker(address="127.0.0.1:1", channel_options={"max_receive_message_length": 1}),
@@ -187,36 +184,6 @@ def test_defaults_in_force(driver: Driver) -> None:
     got = driver.request("defaults_in_force")
     assert got["client"] is None and got["client_long_poll_timeout_seconds"] == 600.0
     assert got["worker"] == {"reconnect_backoff_base_seconds": 5.0, "reconnect_backoff_cap_seconds": 5.0}
-
-
-def test_clock_is_the_harness_monotonic_clock(driver: Driver, history: History, fake: FakeSidecar) -> None:
-    """System.nanoTime() in the driver and time.monotonic() here read the same clock (CLOCK_MONOTONIC)."""
-    for _ in range(3):
-        before = time.monotonic()
-        driver.create_client("c", address=fake.address)
-        driver.call("c", "get_state", instance_id="x")
-        after = time.monotonic()
-        ev = history.select(DRIVER, "client_call_done")[-1]
-        assert before <= ev.t <= after, (before, ev.t, after)
-        driver.close_client("c")
-
-
-def test_exits_on_stdin_eof_with_a_wedged_worker(driver: Driver, fake: FakeSidecar, history: History) -> None:
-    # 1.5.0's worker loop runs on a non-daemon thread that never ends: the driver must halt anyway.
-    driver.start_worker(address=fake.address, activities=[ECHO])
-    assert history.wait_for(15, source=DRIVER, kind="rpc_start", method="GetWorkItems")
-    t0 = time.monotonic()
-    driver.proc.stdin.close()
-    assert driver.proc.wait(timeout=10) == 0
-    assert time.monotonic() - t0 < 5
-
-
-def test_shutdown_with_a_running_worker_is_bounded(driver: Driver, fake: FakeSidecar, history: History) -> None:
-    driver.start_worker(address=fake.address, channel="caller", activities=[ECHO])
-    assert history.wait_for(15, source=DRIVER, kind="rpc_start", method="GetWorkItems")
-    t0 = time.monotonic()
-    assert driver.request("shutdown", 10, args={"timeout": 2}) == {"bye": True}
-    assert driver.proc.wait(timeout=5) == 0 and time.monotonic() - t0 < 5
 
 
 # -- against the fake -------------------------------------------------------------------------
@@ -273,13 +240,6 @@ def test_long_poll_timeout_is_a_timeout_outcome(driver: Driver, fake: FakeSideca
     assert res["exc_class"] == "java.util.concurrent.TimeoutException" and 0.4 < res["elapsed"] < 3
     rpc = history.select(DRIVER, "rpc_done", method="WaitForInstanceCompletion")
     assert rpc and rpc[-1].get("code") == "DEADLINE_EXCEEDED"
-
-
-def test_connections_lists_own_socket(driver: Driver, fake: FakeSidecar) -> None:
-    driver.create_client("c", address=fake.address)
-    assert driver.call("c", "get_state", instance_id="x")["outcome"] == "ok"
-    mine = [c for c in driver.connections() if c["remote"] == fake.address]
-    assert mine and mine[0]["state"] == "ESTABLISHED"
 
 
 # -- io.dapr:durabletask-client ---------------------------------------------------------------

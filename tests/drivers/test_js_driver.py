@@ -3,7 +3,11 @@ real npm packages @microsoft/durabletask-js (``--sdk=js``) and @dapr/durabletask
 steered over the protocol against the fake sidecar.
 
 Each package is installed once for the module (the first install needs npm and the registry; later
-ones are cache hits)."""
+ones are cache hits).
+
+What every driver owes the protocol (unknown commands, the event clock, `connections`, pipelining, exit
+bounds with the SDK wedged) is checked once for all drivers by the kit in tests/drivers/kit/; this file
+keeps what is specific to this SDK."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import pytest
 
 from fakes.sidecar import FakeSidecar
 from harness.drivers.capabilities import CAPABILITIES
-from harness.drivers.process import Driver, DriverError, DriverUnsupported
+from harness.drivers.process import Driver, DriverUnsupported
 from harness.history import DRIVER, FAKE, History
 from harness.paths import default_cache_dir
 from harness.sdk import ADAPTERS, BuildChoice, SdkBuild, SdkUnavailable, resolve
@@ -152,12 +156,6 @@ def test_defaults_in_force(driver: Driver) -> None:
     assert res["client_long_poll_timeout_seconds"] == 60
 
 
-def test_unknown_command_is_an_error(driver: Driver) -> None:
-    with pytest.raises(DriverError) as ei:
-        driver.request("frobnicate")
-    assert ei.value.error["type"] == "UnknownCommand" and not ei.value.error["unsupported"]
-
-
 @pytest.mark.parametrize("ask, capability", [
     ({"kind": "async"}, "async_client"),
     ({"resiliency": {"channel_recreate_failure_threshold": 2}}, "client_resiliency_options"),
@@ -233,45 +231,3 @@ def test_connections_list_the_worker_socket(driver: Driver, fake: FakeSidecar, h
     assert mine and mine[0]["state"] == "ESTABLISHED"
     peer = history.last(source=FAKE, kind="rpc_start", method="GetWorkItems").get("peer")
     assert peer == f"ipv4:{mine[0]['local']}"
-
-
-def test_event_times_are_the_harness_clock(driver: Driver, fake: FakeSidecar, history: History) -> None:
-    """process.hrtime (uv_hrtime) and Python's time.monotonic() read the same CLOCK_MONOTONIC."""
-    driver.create_client("c", address=fake.address)
-    for _ in range(5):
-        before = time.monotonic()
-        driver.call("c", "get_state", instance_id="unknown")
-        after = time.monotonic()
-        done = history.last(source=DRIVER, kind="client_call_done")
-        assert done is not None and before <= done.t <= after, (before, done.t, after)
-
-
-# -- lifetime ----------------------------------------------------------------------------------------
-def test_exits_on_eof_within_bounds(make_driver) -> None:
-    d = make_driver()
-    d.hello()
-    t = time.monotonic()
-    d.proc.stdin.close()
-    assert d.proc.wait(timeout=10) == 0
-    assert time.monotonic() - t < 4.0
-
-
-def test_exits_on_eof_with_a_wedged_stop(make_driver, fake: FakeSidecar, history: History) -> None:
-    """A worker whose stop() waits for a long activity (microsoft: up to 30 s) does not hold the
-    process: EOF ends it within the driver's bound (2 s) plus its hard-exit margin."""
-    d = make_driver()
-    d.hello()
-    d.start_worker(address=fake.address, activities=[{"name": "slow", "sleep_seconds": 60}])
-    fake.schedule_activity("slow", '"x"')
-    assert history.wait_for(10, source=DRIVER, kind="activity_started", name="slow") is not None
-    t = time.monotonic()
-    d.proc.stdin.close()
-    assert d.proc.wait(timeout=10) == 0
-    assert time.monotonic() - t < 4.5
-
-
-def test_shutdown_answers_then_exits(make_driver) -> None:
-    d = make_driver()
-    d.hello()
-    assert d.request("shutdown", args={"timeout": 1}) == {"bye": True}
-    assert d.proc.wait(timeout=5) == 0
