@@ -323,14 +323,26 @@ except ImportError:
     dt_options = None  # type: ignore[assignment]
 
 
-def _sdk_version() -> str:
+# Two distributions install the import name ``durabletask``: Microsoft's ``durabletask`` and Dapr's
+# ``durabletask-dapr`` (dapr schema). The build is whichever provides the package loaded here.
+_SDK_OF_DISTRIBUTION = {"durabletask": "python", "durabletask-dapr": "dapr-python"}
+
+
+def _distribution() -> str:
+    dists = importlib.metadata.packages_distributions().get("durabletask") or []
+    return next((d for d in dists if d.lower() in _SDK_OF_DISTRIBUTION), dists[0] if dists else "durabletask")
+
+
+def _sdk_version(dist: str) -> str:
     try:
-        return importlib.metadata.version("durabletask")
+        return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return str(getattr(durabletask, "__version__", "unknown"))
 
 
-SDK_VERSION = _sdk_version()
+SDK_DISTRIBUTION = _distribution()
+SDK_NAME = _SDK_OF_DISTRIBUTION.get(SDK_DISTRIBUTION.lower(), "python")
+SDK_VERSION = _sdk_version(SDK_DISTRIBUTION)
 
 
 # -- SDK logging -----------------------------------------------------------------------------
@@ -435,7 +447,7 @@ def _common_kwargs(cls: Any, args: dict[str, Any], suffix: str, resiliency_cls: 
             raise _unsupported("resiliency_options", _RESILIENCY_CAPABILITY[resiliency_cls])
         kw["resiliency_options"] = _build_dataclass(resiliency_cls, args["resiliency"], "resiliency")
     if args.get("channel_options") is not None:
-        if "channel_options" not in params:
+        if "channel_options" not in params or not hasattr(dt_options, "GrpcChannelOptions"):
             raise _unsupported("channel_options", "channel_options")
         kw["channel_options"] = _channel_options(args["channel_options"])
     if args.get("channel", "sdk") not in ("sdk", "caller"):
@@ -544,6 +556,7 @@ def cmd_start_worker(args: dict[str, Any]) -> dict[str, Any]:
             # The SDK applies no interceptors to a caller channel, so observe it ourselves.
             kw["channel"] = grpc.intercept_channel(raw, observer)
             kw.pop("interceptors", None)
+        worker = None
         try:
             with _building_as("worker"):
                 worker = cls(**kw)
@@ -555,6 +568,13 @@ def cmd_start_worker(args: dict[str, Any]) -> dict[str, Any]:
                 worker.add_orchestrator(_make_orchestration(o["name"], o["activity"]))
             worker.start()
         except Exception:
+            # A build whose start() raises may have left its loop running (durabletask-dapr keeps
+            # reconnecting after "Failed to establish work item stream"): stop it, bounded, so no
+            # worker of a failed start outlives the command.
+            if worker is not None:
+                th = threading.Thread(target=worker.stop, name="worker-stop-failed-start", daemon=True)
+                th.start()
+                th.join(5.0)
             if raw is not None:
                 raw.close()
             raise
@@ -864,7 +884,9 @@ def capabilities() -> dict[str, bool]:
                                                           "GrpcClientResiliencyOptions"),
         "channel": "channel" in w and "channel" in c,
         "sdk_channel": True,  # every release builds its own channel from host_address
-        "channel_options": "channel_options" in w,
+        # The protocol's channel_options are GrpcChannelOptions fields; a build whose `channel_options`
+        # is a raw option list (durabletask-dapr) cannot take them as the protocol names them.
+        "channel_options": "channel_options" in w and hasattr(dt_options, "GrpcChannelOptions"),
         "async_client": hasattr(dt_client, "AsyncTaskHubGrpcClient"),
         "logger": "logger" in w or "log_handler" in w,  # how the driver routes SDK logs: _logging_kwargs
         "interceptors": "interceptors" in w,
@@ -897,7 +919,7 @@ _PATCHES: list[str] = []
 
 def cmd_hello(args: dict[str, Any]) -> dict[str, Any]:
     options, defaults = hello_options()
-    return {"protocol": PROTOCOL, "sdk": "python", "sdk_version": SDK_VERSION, "language": "python",
+    return {"protocol": PROTOCOL, "sdk": SDK_NAME, "sdk_version": SDK_VERSION, "language": "python",
             "runtime": f"{platform.python_implementation()} {platform.python_version()}",
             "capabilities": capabilities(), "options": options, "defaults": defaults,
             "pid": os.getpid(), "patches": list(_PATCHES), "sdk_path": os.path.dirname(durabletask.__file__)}
