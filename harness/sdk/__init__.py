@@ -34,8 +34,10 @@ def _registry() -> dict[str, SdkAdapter]:
     from harness.sdk.go import GoAdapter
     from harness.sdk.java import DAPR, MICROSOFT, JavaAdapter
     from harness.sdk.js import dapr_adapter, microsoft_adapter
+    from harness.sdk.python import DAPR as DAPR_PYTHON
     from harness.sdk.python import PythonAdapter
-    return {"python": PythonAdapter(), "go": GoAdapter(), "dapr-go": GoAdapter(DAPR_GO),
+    return {"python": PythonAdapter(), "dapr-python": PythonAdapter(DAPR_PYTHON),
+            "go": GoAdapter(), "dapr-go": GoAdapter(DAPR_GO),
             "js": microsoft_adapter(), "dapr-js": dapr_adapter(),
             "java": JavaAdapter(MICROSOFT), "dapr-java": JavaAdapter(DAPR)}
 
@@ -51,7 +53,13 @@ def get_adapter(name: str) -> SdkAdapter:
 
 
 def all_build_options() -> list[tuple[BuildOption, SdkAdapter]]:
-    return [(o, a) for a in ADAPTERS.values() for o in a.build_options]
+    """Every adapter-specific option once (an option is one pytest flag even when two adapters share
+    it, e.g. --sdk-python for python and dapr-python), with the first adapter that declares it."""
+    seen: dict[str, tuple[BuildOption, SdkAdapter]] = {}
+    for a in ADAPTERS.values():
+        for o in a.build_options:
+            seen.setdefault(o.flag, (o, a))
+    return list(seen.values())
 
 
 def resolve(choice: BuildChoice, cache_dir: Path) -> SdkBuild:
