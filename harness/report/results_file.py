@@ -103,6 +103,20 @@ class RunResults:
         return data
 
 
+def canonical_nodeid(nodeid: str) -> str:
+    """A test's id as ``conformance/<file>::<name>`` wherever pytest ran: from this repository, from inside
+    conformance/, or ``--pyargs conformance`` from an installed package (site-packages/...). The
+    diff matches tests across runs by id, so ids must not depend on the folder a CI job ran in."""
+    path, sep, rest = nodeid.partition("::")
+    parts = Path(path).parts
+    if "conformance" in parts:
+        i = len(parts) - 1 - parts[::-1].index("conformance")
+        path = "/".join(parts[i:])
+    elif len(parts) == 1 and parts[0].startswith("test_"):
+        path = f"conformance/{parts[0]}"
+    return path + sep + rest
+
+
 def test_reason(r: TestResult) -> str:
     """One line: why a test has its status (empty for a PASS)."""
     if r.status == PASS:
@@ -146,7 +160,7 @@ def build_results(report: MatrixReport, info: RunInfo) -> RunResults:
                      "reasons": list(gate.reasons),
                      "context": {"tolerance": ctx.tolerance, "patches": [Path(p).name for p in ctx.patches],
                                  "strict": ctx.strict, "skip_at_defaults": ctx.skip_at_defaults}}
-    tests = [TestEntry(nodeid=t.nodeid, status=t.status, outcome=t.outcome, requirements=list(t.requirements),
+    tests = [TestEntry(nodeid=canonical_nodeid(t.nodeid), status=t.status, outcome=t.outcome, requirements=list(t.requirements),
                        duration=round(t.duration, 3), reason=test_reason(t), message=t.message,
                        at_defaults=t.at_defaults, history=_relative(t.history, folder),
                        timeline=_relative(report.timeline_of.get(t.nodeid), folder),
@@ -155,7 +169,7 @@ def build_results(report: MatrixReport, info: RunInfo) -> RunResults:
     reqs = [RequirementEntry(id=row.requirement.id, level=row.requirement.level,
                              title=_title(row), in_spec=row.in_spec, status=row.status,
                              reason=_requirement_reason(row, report.levels),
-                             tests=[t.nodeid for t in row.tests])
+                             tests=[canonical_nodeid(t.nodeid) for t in row.tests])
             for row in report.rows]
     return RunResults(sdk=report.sdk, sdk_version=report.sdk_version, build=info.build, started=info.started,
                       wall_time_s=None if info.wall_time_s is None else round(info.wall_time_s, 1),

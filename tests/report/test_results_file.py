@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import results as cr
-from harness.report.results_file import FORMAT, ResultsFileError, RunInfo, load_results
+from harness.report.results_file import FORMAT, ResultsFileError, RunInfo, canonical_nodeid, load_results
 from tests.report.test_matrix import _collector
 
 
@@ -65,3 +65,13 @@ def test_a_missing_or_foreign_file_is_refused_with_the_fix(tmp_path: Path) -> No
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(ResultsFileError, match="not readable as JSON"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("nodeid", [
+    "conformance/test_x.py::test_y[p]",
+    "test_x.py::test_y[p]",  # pytest run from inside conformance/
+    "/home/runner/venv/lib/python3.11/site-packages/conformance/test_x.py::test_y[p]",  # --pyargs
+])
+def test_test_ids_do_not_depend_on_where_pytest_ran(nodeid: str) -> None:
+    assert canonical_nodeid(nodeid) == "conformance/test_x.py::test_y[p]"
+    assert canonical_nodeid("t.py::test_a") == "t.py::test_a"  # not a conformance test: as it is
