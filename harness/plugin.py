@@ -64,6 +64,12 @@ def pytest_configure(config: pytest.Config) -> None:
                             "build that lacks the options it needs: it runs at the SDK's defaults (cost: what that "
                             "takes; slow=False: seconds, never left out by --skip-at-defaults), or, with "
                             "infeasible=WHY, it is NOT IMPLEMENTED without running")
+    if not hasattr(config, "workerinput"):
+        # iptables chains of a run whose process died without its exit hook (SIGKILL) would keep
+        # dropping a 4-tuple a later test may reuse: remove them before any test runs.
+        from harness.net.conn import remove_stale_chains
+        with contextlib.suppress(Exception):
+            remove_stale_chains()
     # The gate and the matrix are judged by the controller only; under xdist the facts reach it
     # through each report's user_properties (requirement IDs set at collection, below).
     if not hasattr(config, "workerinput") and (settings.sdk is not None or settings.conformance_report):
