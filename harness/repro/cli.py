@@ -1,4 +1,9 @@
-"""``python -m harness repro FILE --sdk=python [--sdk-version X | --sdk-path DIR] [--out DIR]``."""
+"""``python -m harness repro FILE [--sdk=NAME [--sdk-version X | --sdk-path DIR]] [--out DIR]``.
+
+Without --sdk each file runs against the SDK its report is about (its ``sdk``) when that SDK has a
+driver, else against the reference build (python), and the verdict says which and why (runner.pick_sdk).
+Exit codes: runner.EXIT_CODES (0 PASS or REPRODUCED, 1 FAIL or NOT IMPLEMENTED, 3 NOT APPLICABLE,
+4 ERROR, 5 INCONCLUSIVE, 6 FIXED), 2 an invalid file or usage."""
 
 from __future__ import annotations
 
@@ -34,36 +39,27 @@ def repro(args: Any) -> int:
             print(f"{sc.path}: valid ({len(sc.steps)} steps, {len(sc.expects)} expectations, scale {sc.scale:g}, "
                   f"runs {sc.duration:.2f}s)")
         return 0
-    # 2. The SDK build.
+    # 2. The SDK build of each file: --sdk, else the SDK its report is about (else the reference build).
     from harness.paths import default_cache_dir
-    from harness.sdk import ADAPTERS, SdkUnavailable, SdkUsageError, resolve
-    choice = args.sdk_choice
-    if choice.sdk is None:
-        print(f"error: --sdk is required; available: {', '.join(ADAPTERS)}", file=sys.stderr)
-        return 2
     cache = Path(args.conformance_cache) if args.conformance_cache else default_cache_dir()
-    try:
-        build = resolve(choice, cache)
-    except SdkUsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SdkUnavailable as exc:
-        print(f"error: SDK not available: {exc}", file=sys.stderr)
-        return 4
-    print(f"SDK under test: {build.header()}")
+    picked = _builds(scenarios, args.sdk_choice, cache)
+    if isinstance(picked, int):
+        return picked
+    runs, builds = picked
     # 3. Run them, one after the other.
     from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
     from harness.repro.runner import ScenarioRun
-    codes = []
-    for sc in scenarios:
-        print(f"\n=== {sc.path}: {sc.title}\n    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "
+    codes, results = [], []
+    for sc, pick in runs:
+        print(f"\n=== {sc.path}: {sc.title}\n    against {builds[pick.sdk].label}: {pick.note}\n"
+              f"    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "
               f"{sc.duration / sc.scale:g}s of field time", flush=True)
         echo = None if args.quiet else (lambda s: print("    " + s, flush=True))
         if args.out is not None and len(scenarios) == 1:
             folder = args.out
         else:
             folder = None
-        run = ScenarioRun(sc, sdk=build, toxiproxy_url=args.toxiproxy_url,
+        run = ScenarioRun(sc, sdk=builds[pick.sdk], sdk_note=pick.note, toxiproxy_url=args.toxiproxy_url,
                           toxiproxy_bin=args.toxiproxy_bin, toxiproxy_mode=args.toxiproxy, cache_dir=cache, tolerance=tol, echo=echo,
                           log_dir=(folder / "logs") if folder else None)
         out = run.run()
@@ -80,6 +76,31 @@ def repro(args: Any) -> int:
         if "timeline" not in files:
             print("  (no timeline picture: harness/report/timeline/ is not available; the history JSON has it all)")
         codes.append(out.exit_code)
+        results.append(f"{sc.name}: {out.verdict} against {builds[pick.sdk].label} (exit {out.exit_code})")
     if len(scenarios) > 1:
-        print("\nsummary: " + ", ".join(f"{sc.name}={c}" for sc, c in zip(scenarios, codes, strict=True)))
+        print("\nsummary:\n  " + "\n  ".join(results))
     return max(codes) if any(codes) else 0
+
+
+def _builds(scenarios: list[Any], choice: Any, cache: Path) -> tuple[list[tuple[Any, Any]], dict[str, Any]] | int:
+    """Each file with the SDK it runs against (runner.pick_sdk) and the builds resolved for them (each
+    once), or the exit code after printing why not: 2 for usage, 4 when a build is not available."""
+    from harness.repro.runner import pick_sdk
+    from harness.sdk import BuildChoice, SdkUnavailable, SdkUsageError, resolve, validate_choice
+    builds: dict[str, Any] = {}
+    runs = []
+    try:
+        validate_choice(choice)  # e.g. --sdk-version without --sdk
+        for sc in scenarios:
+            pick = pick_sdk(sc, choice.sdk)
+            if pick.sdk not in builds:
+                builds[pick.sdk] = resolve(choice if choice.sdk else BuildChoice(pick.sdk), cache)
+                print(f"SDK under test: {builds[pick.sdk].header()}")
+            runs.append((sc, pick))
+    except (SdkUsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SdkUnavailable as exc:
+        print(f"error: SDK not available: {exc}", file=sys.stderr)
+        return 4
+    return runs, builds

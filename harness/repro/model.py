@@ -40,6 +40,18 @@ PROBE = "probe"
 WORK = "work"
 LONG_POLL_CLIENT = "lp"
 
+# The SDK a field report is about (top-level `sdk`): the --sdk names that have a driver
+# (harness.sdk.ADAPTERS, checked against this list by tests/repro), the SDKs that have none, and "any" for a
+# report about a server or network rather than one SDK. A file whose SDK has no driver runs against the
+# reference build, and its verdict says so.
+DRIVER_SDKS = ("python", "dapr-python", "go", "dapr-go", "js", "dapr-js", "java", "dapr-java")
+NO_DRIVER_SDKS = ("dotnet", "dapr-dotnet")
+ANY_SDK = "any"
+REPORT_SDKS = DRIVER_SDKS + NO_DRIVER_SDKS + (ANY_SDK,)
+REFERENCE_SDK = "python"  # the build a file runs against when its own SDK has no driver
+# `expected = "fail"`: what the file reproduces ([expected_failure] kind).
+FAILURE_KINDS = ("known-defect", "design-gap")
+
 _TIME_KEYS = {"at", "for", "every", "within", "duration"}
 _TIME_SUFFIXES = ("_at", "_every", "_s", "_seconds")
 
@@ -140,6 +152,25 @@ class Expect:
         return f"expect {self.index} ({self.kind.name})"
 
 
+@dataclass(frozen=True)
+class ExpectedFailure:
+    """``expected = "fail"``: the file reproduces a known defect or a design gap, so the [[expect]]
+    checks in ``expects`` (indexes) must fail, for the builds of ``sdks`` (empty: every build), and
+    every other check must pass (runner.judge_outcome)."""
+
+    kind: str  # one of FAILURE_KINDS
+    expects: tuple[int, ...]  # the [[expect]] indexes that must fail, from `check`
+    reason: str
+    report: str  # where the defect or gap is recorded (an issue, PR or document)
+    sdks: tuple[str, ...] = ()
+
+    def applies_to(self, sdk: str | None) -> bool:
+        return not self.sdks or sdk in self.sdks
+
+    def labels(self, expects: list[Expect]) -> str:
+        return ", ".join(e.label() for e in expects if e.index in self.expects)
+
+
 @dataclass
 class Scenario:
     path: Path
@@ -162,6 +193,13 @@ class Scenario:
     # unfinished work of a stream that ends -- redelivered "at_once", after "expiry", or "never".
     lease_mode: str = "at_once"
     lease_s: float | None = None  # scaled; only with lease_mode = "expiry"
+    sdk: str | None = None  # the SDK the field report is about (REPORT_SDKS); None: the file names none
+    expected_failure: ExpectedFailure | None = None  # set when expected = "fail"
+
+    def expected_failure_for(self, sdk: str | None) -> ExpectedFailure | None:
+        """The expected failure that holds for a run against ``sdk`` (an --sdk name), if any."""
+        ef = self.expected_failure
+        return ef if ef is not None and ef.applies_to(sdk) else None
 
     @property
     def name(self) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, Event, History
-from harness.repro.runner import Outcome
+from harness.repro.runner import FAIL, FIXED, Outcome
 
 _SKIP = {(FAKE, "message_sent"), (SCENARIO, "tcp_connections"), (FAKE, "work_item_queued")}
 _DRIVER_KEEP = {"channel_created", "worker_started", "worker_stopped", "activity_started",
@@ -73,16 +73,29 @@ def verdict_text(out: Outcome) -> str:
     sdk = out.sdk or {}
     head = [f"scenario: {sc.path}  —  {sc.title}",
             f"source:   {', '.join(sc.source)}",
-            f"SDK:      {sdk.get('sdk', '?')} {sdk.get('sdk_version', '?')}",
+            f"SDK:      {sdk.get('sdk', out.sdk_name or '?')} {sdk.get('sdk_version', '?')}"
+            + (f"  ({out.sdk_note})" if out.sdk_note else ""),
             f"scale:    {sc.scale:g} (file default {sc.file_scale:g}); run took {sc.duration:.2f}s "
             f"= {sc.duration / sc.scale:g}s of field time"]
     body = [v.explain(out.history) for v in out.verdicts]
     if out.reason:
         body.append(out.reason)
-    tail = [f"VERDICT: {out.verdict}   (expected of a correct build: {sc.expected.upper()})"]
-    if sc.known_defect and out.verdict == "FAIL":
+    tail = [f"VERDICT: {out.verdict}   ({expected_text(out)})"]
+    if sc.known_defect and out.verdict == FAIL:
         tail.append(f"known defect: {sc.known_defect}")
     return "\n".join(head + [""] + body + [""] + tail)
+
+
+def expected_text(out: Outcome) -> str:
+    """What the file expects of the build that ran: a pass, or the stated failure (``[expected_failure]``)."""
+    sc = out.scenario
+    ef = sc.expected_failure_for(out.sdk_name)
+    if ef is None:
+        gap = " (the file's expected failure is for " + ", ".join(sc.expected_failure.sdks) + " only)" \
+            if sc.expected_failure is not None else ""
+        return f"expected of a correct build: PASS{gap}"
+    then = "; a build that passes them is reported FIXED (exit 6)" if out.verdict != FIXED else ""
+    return (f"expected: FAIL of {ef.labels(sc.expects)} only, a {ef.kind} ({ef.report}){then}")
 
 
 def default_out_dir(base: Path, out: Outcome) -> Path:

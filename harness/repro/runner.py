@@ -31,15 +31,31 @@ from harness.checks.verdict import Verdict
 from harness.checks.windows import DEFAULT_TOLERANCE_S
 from harness.history import SCENARIO, History
 from harness.repro.expect import evaluate
-from harness.repro.model import LONG_POLL_CLIENT, PROBE, WORK, Scenario, Step, Undo
+from harness.repro.model import (
+    ANY_SDK,
+    DRIVER_SDKS,
+    LONG_POLL_CLIENT,
+    PROBE,
+    REFERENCE_SDK,
+    WORK,
+    Scenario,
+    Step,
+    Undo,
+)
 from harness.repro.schema import check_tolerance
 from harness.repro.steps import IdleCutoffs
 
 PASS, FAIL, NOT_APPLICABLE, ERROR = "PASS", "FAIL", "NOT APPLICABLE", "ERROR"
 NOT_IMPLEMENTED, INCONCLUSIVE = "NOT IMPLEMENTED", "INCONCLUSIVE"
+# expected = "fail": the stated checks failed and every other passed (a pass), or the stated checks
+# pass now (the build fixed what the file reproduces: the file must be updated).
+REPRODUCED, FIXED = "REPRODUCED", "FIXED"
+EXIT_CODES = {PASS: 0, REPRODUCED: 0, FAIL: 1, NOT_IMPLEMENTED: 1, NOT_APPLICABLE: 3, ERROR: 4, INCONCLUSIVE: 5,
+              FIXED: 6}
 SAMPLE_PERIOD_S = 0.05  # TCP connection sampling period
-__all__ = ["ERROR", "FAIL", "INCONCLUSIVE", "LONG_POLL_CLIENT", "NOT_APPLICABLE", "NOT_IMPLEMENTED", "PASS",
-           "Outcome", "ScenarioRun", "lacking"]
+__all__ = ["ERROR", "EXIT_CODES", "FAIL", "FIXED", "INCONCLUSIVE", "LONG_POLL_CLIENT", "NOT_APPLICABLE",
+           "NOT_IMPLEMENTED", "PASS", "REPRODUCED", "Outcome", "ScenarioRun", "SdkPick", "judge_outcome", "lacking",
+           "pick_sdk"]
 
 
 @dataclass
@@ -51,10 +67,71 @@ class Outcome:
     history: History | None = None
     sdk: dict[str, Any] = field(default_factory=dict)
     driver_stderr: str = ""
+    sdk_note: str = ""  # why the run used this SDK (pick_sdk), shown with the verdict
+    sdk_name: str | None = None  # the --sdk name of the build that ran (the expected failure is per name)
 
     @property
     def exit_code(self) -> int:
-        return {PASS: 0, FAIL: 1, NOT_IMPLEMENTED: 1, NOT_APPLICABLE: 3, ERROR: 4, INCONCLUSIVE: 5}[self.verdict]
+        return EXIT_CODES[self.verdict]
+
+
+@dataclass(frozen=True)
+class SdkPick:
+    """Which SDK a file runs against (an --sdk name) and why, in words for the verdict."""
+
+    sdk: str
+    note: str
+
+
+def pick_sdk(sc: Scenario, requested: str | None) -> SdkPick:
+    """The SDK a run of ``sc`` uses: ``requested`` (--sdk) if given; else the SDK the file's report is about
+    when it has a driver; else the reference build, saying that the verdict is then about the reference
+    SDK and not the reporter's. ValueError when neither the file nor ``requested`` names one."""
+    own = sc.sdk
+    if requested is not None:
+        if own is None or own == requested:
+            return SdkPick(requested, f"--sdk={requested}" + (" (the SDK of the file's report)" if own else ""))
+        return SdkPick(requested, f"--sdk={requested}, although the file's report is about {own}: the verdict "
+                                  f"is about {requested}")
+    if own is None:
+        raise ValueError(f"{sc.path}: the file names no SDK and no --sdk was given: add `sdk = \"...\"` at the "
+                         f"top of the file or pass --sdk=NAME (one of {', '.join(DRIVER_SDKS)})")
+    if own in DRIVER_SDKS:
+        return SdkPick(own, f"{own}, the SDK of the file's report (sdk = \"{own}\")")
+    about = "a server or network, not one SDK" if own == ANY_SDK else f"{own}, which has no driver"
+    return SdkPick(REFERENCE_SDK, f"the reference build ({REFERENCE_SDK}): the file's report is about {about}; "
+                                  f"this verdict is about {REFERENCE_SDK}, not the reporter's SDK")
+
+
+def judge_outcome(sc: Scenario, verdicts: list[Verdict], sdk: str | None) -> tuple[str, str]:
+    """(verdict, reason) from the checks' verdicts. Without an expected failure for ``sdk``: PASS if all
+    pass, else FAIL. With one (``expected = "fail"``): REPRODUCED when every stated check failed and
+    every other passed; FIXED when no other failed but a stated one passes (the build no longer has the
+    defect or gap: the file must be updated); FAIL when another check failed (the run did not fail for
+    the stated reason) or a stated check could not be evaluated."""
+    failed = [v for v in verdicts if not v.ok]
+    ef = sc.expected_failure_for(sdk)
+    if ef is None:
+        return (PASS if not failed else FAIL), ""
+    prefixes = tuple(f"{e.label()}: " for e in sc.expects if e.index in ef.expects)
+    stated = [v for v in verdicts if v.check.startswith(prefixes)]
+    others = [v.check for v in failed if not v.check.startswith(prefixes)]
+    what = f"the {ef.kind} ({ef.report}): {ef.labels(sc.expects)}"
+    if others:
+        return FAIL, (f"expected to fail only for {what}; but {', '.join(others)} failed too, so this run does "
+                      "not show the stated failure")
+    unjudged = [v.check for v in stated if v.summary.startswith("cannot evaluate")]
+    if unjudged:
+        return FAIL, f"expected to fail for {what}; but {', '.join(unjudged)} could not be evaluated"
+    silent = [p[:-2] for p in prefixes if not any(v.check.startswith(p) for v in stated)]
+    if silent:
+        return FAIL, f"expected to fail for {what}; but {', '.join(silent)} gave no verdict"
+    passing = [p[:-2] for p in prefixes if any(v.check.startswith(p) and v.ok for v in stated)]
+    if not passing:
+        return REPRODUCED, f"reproduced (expected failure): {what} failed as stated: {ef.reason}"
+    return FIXED, (f"FIXED: the build no longer reproduces the {ef.kind} ({ef.report}): {', '.join(passing)} "
+                   f"passes now. Update the file: expected = \"pass\" and no [expected_failure]"
+                   + (f" (or drop {sdk} from its sdks)" if ef.sdks else "") + " -- or check the reproduction")
 
 
 def lacking(capability: str | None, message: str) -> tuple[str, str]:
@@ -87,7 +164,8 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, *, sdk: Any, history: History | None = None,
                  toxiproxy: Any = None, toxiproxy_url: str | None = None, toxiproxy_bin: str | None = None,
                  toxiproxy_mode: str = "auto", cache_dir: Path | None = None, tolerance: float = DEFAULT_TOLERANCE_S, log_dir: Path | None = None,
-                 patches: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
+                 patches: list[str] | None = None, echo: Callable[[str], None] | None = None,
+                 sdk_note: str = "") -> None:
         from harness.paths import default_cache_dir
         self.sc = scenario
         self.sdk = sdk
@@ -102,6 +180,7 @@ class ScenarioRun:
         self.tolerance = tolerance
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="dt-repro-"))
         self.patches = patches or []
+        self.sdk_note = sdk_note
         self.echo = echo or (lambda s: None)
         self.fake: Any = None
         self.link: Any = None
@@ -124,7 +203,7 @@ class ScenarioRun:
     def run(self) -> Outcome:
         h = self.history
         h.meta.update(self._meta())
-        out = Outcome(self.sc, ERROR, history=h)
+        out = Outcome(self.sc, ERROR, history=h, sdk_note=self.sdk_note, sdk_name=getattr(self.sdk, "sdk", None))
         try:
             # Before anything starts: a scale at which the (unscaled) tolerance swamps a window is refused.
             check_tolerance(self.sc, self.tolerance)
@@ -168,7 +247,7 @@ class ScenarioRun:
             self.stopping.set()
             self._clear_all()
         out.verdicts = evaluate(self.sc, self.history, self.tolerance)
-        out.verdict = PASS if all(v.ok for v in out.verdicts) else FAIL
+        out.verdict, out.reason = judge_outcome(self.sc, out.verdicts, out.sdk_name)
         if self.driver is not None:
             out.driver_stderr = self.driver.stderr_tail()
         return False
@@ -178,13 +257,19 @@ class ScenarioRun:
         self.stopping.set()
         for t in self._threads:
             t.join(timeout=2.0)
+        h.meta["sdk_under_test"] = out.sdk_name  # the --sdk name the verdict is about (meta.sdk: the driver's hello)
         h.meta["verdict"] = out.verdict
         h.meta["verdict_reason"] = out.reason
         h.meta["verdicts"] = [v.to_json() for v in out.verdicts]
 
     def _meta(self) -> dict[str, Any]:
         sc = self.sc
+        ef = sc.expected_failure
         return {"scenario": str(sc.path), "title": sc.title, "source": sc.source, "expected": sc.expected,
+                "report_sdk": sc.sdk, "sdk_note": self.sdk_note,
+                "expected_failure": None if ef is None else {
+                    "kind": ef.kind, "expects": list(ef.expects), "reason": ef.reason, "report": ef.report,
+                    "sdks": list(ef.sdks)},
                 "scale": sc.scale, "file_scale": sc.file_scale, "duration_s": sc.duration,
                 "tolerance_s": self.tolerance, "worker_options": sc.worker_options,
                 "client_options": sc.client_options, "health_ping_every_s": sc.health_ping_every,

@@ -36,13 +36,17 @@ from harness.repro.kinds import (
     STEP_KINDS,
 )
 from harness.repro.model import (
+    FAILURE_KINDS,
     METHODS,
+    NO_DRIVER_SDKS,
+    REPORT_SDKS,
     RST_STREAM_CODES,
     RST_STREAM_STATUS,
     STATUS_CODES,
     STREAM_DIRS,
     WITHIN_NAMES,
     Expect,
+    ExpectedFailure,
     F,
     Kind,
     Scenario,
@@ -62,7 +66,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
 
 __all__ = ["ACTIONS", "ACTION_NAMES", "CHECKS", "CHECKS_LIST", "FAULTS", "METHODS", "NETWORK", "RST_STREAM_CODES",
            "RST_STREAM_STATUS", "SERVER", "STATUS_CODES", "STEP_KINDS", "STREAM_DIRS", "WITHIN_NAMES", "Expect", "F",
-           "Kind", "Scenario", "ScenarioError", "Step", "check_tolerance", "is_time_key", "load_scenario",
+           "ExpectedFailure", "Kind", "Scenario", "ScenarioError", "Step", "check_tolerance", "is_time_key", "load_scenario",
            "parse_scenario", "tolerance_windows", "vocabulary"]
 
 # -- the tables of a file (the kinds' own fields are in kinds.py) -----------------------------------
@@ -78,11 +82,18 @@ TOP = {
     "title": F("str", "one line", required=True),
     "source": F("list", "the field report(s): issue/PR references, field-reports.md number", required=True),
     "summary": F("str", "what happened in the field and what this reproduces"),
-    "expected": F("choice", "the verdict a correct SDK build gets", required=True, choices=("pass",)),
-    "known_defect": F("str", "SDK builds known to fail this and why"),
+    "sdk": F("choice", "the SDK the field report is about: the run uses it unless --sdk says otherwise; one "
+                       f"without a driver ({', '.join(NO_DRIVER_SDKS)}) or \"any\" (a server or network "
+                       "report) runs against the reference build (python)", choices=REPORT_SDKS),
+    "expected": F("choice", "\"pass\": the verdict a correct SDK build gets; \"fail\": the file reproduces a "
+                            "known defect or a design gap, stated in [expected_failure]", required=True,
+                  choices=("pass", "fail")),
+    "known_defect": F("str", "SDK builds known to fail this and why (free text, printed on a FAIL)"),
     "scale": F("number", "multiplies every time in the file (default 1.0)", default=1.0),
     "duration": F("time", "how long the timeline runs before the checks (default: last step + 2 s unscaled)"),
-    "sdk": F("table", "[sdk.worker] / [sdk.client] options"),
+    "worker_options": F("table", "[worker_options] the worker's resiliency options"),
+    "client_options": F("table", "[client_options] the client's resiliency options"),
+    "expected_failure": F("table", "[expected_failure] what must fail when expected = \"fail\""),
     "server": F("table", "[server] fake server settings"),
     "workload": F("table", "[workload] what the app does"),
     "step": F("array", "[[step]] the timeline"),
@@ -111,6 +122,15 @@ ACTIVITY = {
     "duration_s": F("time", "how long the activity body runs", required=True),
     "count": F("int", "how many", default=1),
 }
+EXPECTED_FAILURE = {
+    "kind": F("choice", "what the file reproduces", required=True, choices=FAILURE_KINDS),
+    "check": F("list", "the [[expect]] check(s) that must fail: a check name used by one [[expect]], or "
+                       "\"expect N\"", required=True),
+    "reason": F("str", "why they fail (the defect, or the promise no SDK design makes)", required=True),
+    "report": F("str", "where the defect or gap is recorded: an issue or PR link, a document", required=True),
+    "sdks": F("list", "the --sdk names whose builds have it (omitted: every build); other builds are "
+                      "expected to pass"),
+}
 LONG_POLL = {
     "at": F("time", "when the client starts", default=0.0),
     "client": F("choice", "sync or async client", default="sync", choices=("sync", "async")),
@@ -121,7 +141,8 @@ LONG_POLL = {
 
 
 def _check_time_rule() -> None:
-    tables = [STEP_COMMON, TOP, SDK_WORKER, SDK_CLIENT, SERVER_TABLE, WORKLOAD, ACTIVITY, LONG_POLL]
+    tables = [STEP_COMMON, TOP, SDK_WORKER, SDK_CLIENT, SERVER_TABLE, WORKLOAD, ACTIVITY, LONG_POLL,
+              EXPECTED_FAILURE]
     tables += [k.fields for k in STEP_KINDS.values()] + [k.fields for k in CHECKS.values()]
     for t in tables:
         for key, spec in t.items():
@@ -309,11 +330,16 @@ def load_scenario(path: Path | str, *, scale: float | None = None, tolerance: fl
     if tomllib is None:
         raise ScenarioError(path, ["reading TOML needs Python 3.11+ (tomllib) or `pip install tomli` on 3.10"])
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_text()
+        raw = tomllib.loads(text)
     except OSError as exc:
         raise ScenarioError(path, [f"cannot read the file: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, [f"not valid TOML: {exc}"]) from None
+        hint = ""
+        if re.search(r"^\s*\[sdk\.", text, re.M) and re.search(r"^\s*sdk\s*=", text, re.M):
+            hint = ("; `sdk = \"...\"` and an [sdk.worker] / [sdk.client] table cannot both be in a file: "
+                    "rename the tables [worker_options] / [client_options]")
+        raise ScenarioError(path, [f"not valid TOML: {exc}{hint}"]) from None
     sc = parse_scenario(raw, path, scale=scale)
     if tolerance is not None:
         check_tolerance(sc, tolerance)
@@ -328,20 +354,65 @@ def parse_scenario(raw: dict[str, Any], path: Path | str = "<scenario>", *, scal
     if not isinstance(steps_raw, list):
         v.err("top level", "step", "expected [[step]] tables")
         steps_raw = []
-    top = v.table("top level", raw, TOP, skip=("scale",))
-    worker_opts, client_opts = _sdk_options(v, raw.get("sdk", {}), eff)
+    legacy = isinstance(raw.get("sdk"), dict)  # [sdk.worker] / [sdk.client]: see _sdk_options
+    top = v.table("top level", raw, TOP, skip=("scale", "sdk") if legacy else ("scale",))
+    worker_opts, client_opts = _sdk_options(v, raw, eff)
     server = v.table("[server]", raw.get("server", {}), SERVER_TABLE)
     _check_lease(v, server)
     workload = _workload(v, raw.get("workload", {}))
     steps = [st for i, s in enumerate(steps_raw, 1) if (st := _step_of(v, i, s)) is not None]
     expects = _expects(v, raw.get("expect", []), len(steps_raw), workload, steps)
+    expected_failure = _expected_failure(v, top.get("expected"), raw.get("expected_failure"), expects)
     if v.errors:
         raise ScenarioError(path, v.errors)
     duration = top.get("duration", _last_planned(steps, workload) + 2.0)
     return Scenario(path, top["title"], top["source"], top.get("summary", ""), top["expected"],
                     top.get("known_defect", ""), eff, float(file_scale), duration, worker_opts, client_opts,
                     server.get("health_ping_every"), workload, steps, expects, raw,
-                    lease_mode=server.get("lease_mode", "at_once"), lease_s=server.get("lease_s"))
+                    lease_mode=server.get("lease_mode", "at_once"), lease_s=server.get("lease_s"),
+                    sdk=top.get("sdk"), expected_failure=expected_failure)
+
+
+def _expected_failure(v: _Validator, expected: str | None, raw: Any, expects: list[Expect]) -> ExpectedFailure | None:
+    """[expected_failure] goes with expected = "fail" and only with it; its checks name [[expect]]s."""
+    where = "[expected_failure]"
+    if expected != "fail":
+        if raw is not None:
+            v.err(where, None, f"only meaningful with expected = \"fail\" (expected is {expected!r})")
+        return None
+    if raw is None:
+        v.err("top level", "expected", "\"fail\" needs an [expected_failure] table saying what must fail and "
+              "why: kind (" + " | ".join(FAILURE_KINDS) + "), check, reason, report")
+        return None
+    t = v.table(where, raw, EXPECTED_FAILURE)
+    for sdk in t.get("sdks", []):
+        if sdk not in REPORT_SDKS or sdk == "any":
+            v.err(where, "sdks", _unknown("SDK", sdk, [s for s in REPORT_SDKS if s != "any"]))
+    indexes = [i for c in t.get("check", []) if (i := _expect_index(v, where, c, expects)) is not None]
+    if len(indexes) != len(set(indexes)):
+        v.err(where, "check", "names the same [[expect]] twice")
+    if v.errors or "kind" not in t:
+        return None
+    return ExpectedFailure(t["kind"], tuple(indexes), t["reason"], t["report"], tuple(t.get("sdks", [])))
+
+
+def _expect_index(v: _Validator, where: str, ref: str, expects: list[Expect]) -> int | None:
+    """The index of the [[expect]] ``ref`` names: "expect N", or a check name that one [[expect]] uses."""
+    m = re.fullmatch(r"expect (\d+)", ref)
+    if m:
+        if any(e.index == int(m.group(1)) for e in expects):
+            return int(m.group(1))
+        v.err(where, "check", f"{ref!r}: there is no [[expect]] {m.group(1)} (the file has {len(expects)})")
+        return None
+    hits = [e.index for e in expects if e.name == ref]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        v.err(where, "check", f"{ref!r} is the check of expects " + ", ".join(map(str, hits))
+              + ": name one as \"expect N\"")
+    else:
+        v.err(where, "check", _unknown("check", ref, [e.name for e in expects]) + " (the file's [[expect]] checks)")
+    return None
 
 
 def _check_lease(v: _Validator, server: dict[str, Any]) -> None:
@@ -363,21 +434,32 @@ def _scales(raw: dict[str, Any], path: Path, scale: float | None) -> tuple[Any, 
     return file_scale, float(scale if scale is not None else file_scale)
 
 
-def _sdk_options(v: _Validator, sdk: Any, eff: float) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """[sdk.worker] (over the SDK's documented defaults, scaled, when the scale is not 1) and [sdk.client]."""
+def _sdk_options(v: _Validator, raw: dict[str, Any], eff: float) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """[worker_options] (over the SDK's documented defaults, scaled, when the scale is not 1) and
+    [client_options]. Their former names [sdk.worker] / [sdk.client] are still read, so that histories
+    saved before files named their SDK (their ``meta.scenario_text``) can be re-judged; such a file
+    cannot name its SDK (TOML has one `sdk`), and the shipped files use the new names."""
+    tables = {"worker": ("[worker_options]", raw.get("worker_options")),
+              "client": ("[client_options]", raw.get("client_options"))}
+    legacy = raw.get("sdk")
+    if isinstance(legacy, dict):
+        for key, val in legacy.items():
+            if key not in tables:
+                v.err("[sdk]", key, _unknown("table", key, tuple(tables)) + "; better: [worker_options] / "
+                      "[client_options] (and `sdk = \"...\"` naming the report's SDK)")
+            elif tables[key][1] is not None:
+                v.err(f"[sdk.{key}]", None, f"give the options once: {tables[key][0]} (the new name) or "
+                      f"[sdk.{key}] (the old one)")
+            else:
+                tables[key] = (f"[sdk.{key}]", val)
     worker_opts = client_opts = None
-    if not isinstance(sdk, dict):
-        v.err("[sdk]", None, f"expected a table, got {sdk!r}")
-        return None, None
-    for key in sdk:
-        if key not in ("worker", "client"):
-            v.err("[sdk]", key, _unknown("table", key, ("worker", "client")))
-    if "worker" in sdk:
-        worker_opts = {**scaled_defaults(eff), **v.table("[sdk.worker]", sdk["worker"], SDK_WORKER)}
+    (wname, wraw), (cname, craw) = tables["worker"], tables["client"]
+    if wraw is not None:
+        worker_opts = {**scaled_defaults(eff), **v.table(wname, wraw, SDK_WORKER)}
     elif eff != 1.0:
         worker_opts = scaled_defaults(eff)  # the SDK's documented defaults, scaled like everything else
-    if "client" in sdk:
-        client_opts = v.table("[sdk.client]", sdk["client"], SDK_CLIENT)
+    if craw is not None:
+        client_opts = v.table(cname, craw, SDK_CLIENT)
     return worker_opts, client_opts
 
 
@@ -547,4 +629,8 @@ def vocabulary() -> str:
                 out.append(f"    APPROXIMATES: {k.approximates}")
             out.extend(_field_lines(k.fields))
     out.append("Every step also takes: at (required), every, repeat, note. Times are scaled by `scale`.")
+    out.append("TOP LEVEL (before the first [table])")
+    out.extend(_field_lines({k: f for k, f in TOP.items() if f.type not in ("table", "array")}))
+    out.append("[expected_failure] (with expected = \"fail\"; runner.judge_outcome: REPRODUCED, FIXED or FAIL)")
+    out.extend(_field_lines(EXPECTED_FAILURE))
     return "\n".join(out)

@@ -27,7 +27,7 @@ duration = 300
 [server]
 health_ping_every = 30
 
-[sdk.worker]
+[worker_options]
 hello_timeout_seconds = 20
 channel_recreate_failure_threshold = 3
 
@@ -89,12 +89,12 @@ def test_good_file_parses_and_scales_every_time(tmp_path):
 
 
 def test_scale_override_and_unscaled_defaults(tmp_path):
-    p = write(tmp_path, GOOD.replace("[sdk.worker]\nhello_timeout_seconds = 20\n"
+    p = write(tmp_path, GOOD.replace("[worker_options]\nhello_timeout_seconds = 20\n"
                                      "channel_recreate_failure_threshold = 3\n", ""))
     sc = load_scenario(p, scale=1.0)
     assert sc.scale == 1.0 and sc.file_scale == 0.01
     assert sc.steps[0].at == 240 and sc.duration == 300
-    assert sc.worker_options is None  # scale 1 and no [sdk.worker]: the SDK's own defaults
+    assert sc.worker_options is None  # scale 1 and no [worker_options]: the SDK's own defaults
     sc2 = load_scenario(p, scale=0.1)
     assert sc2.worker_options["hello_timeout_seconds"] == pytest.approx(3.0)
     assert sc2.field_time(sc2.steps[0].at) == pytest.approx(240)
@@ -133,7 +133,8 @@ def test_every_shipped_file_is_valid_and_cites_a_source():
     assert len(files) >= 10
     for f in files:
         sc = load_scenario(f)
-        assert sc.source and sc.expected == "pass", f
+        assert sc.source and sc.sdk is not None, f"{f.name}: cite the report and name its SDK (sdk = ...)"
+        assert sc.expected == "pass" or sc.expected_failure is not None, f
         assert sc.duration <= 15.0, f"{f.name} runs {sc.duration:.1f}s at its default scale"
 
 
@@ -164,7 +165,7 @@ def test_field_errors(tmp_path):
         'after = "step 1"': ('after = "step 9"', "field 'after': 'step 9': there is no step 9"),
         'within = ["first_reconnect", 2]': ('within = "fast"', "field 'within': unknown window 'fast'"),
         'duration_s = 60': ('duration_s = -1', "[workload.activity]: field 'duration_s': must be >= 0"),
-        'hello_timeout_seconds = 20': ('hello_timeout = 20', "[sdk.worker]: field 'hello_timeout': unknown field"),
+        'hello_timeout_seconds = 20': ('hello_timeout = 20', "[worker_options]: field 'hello_timeout': unknown field"),
     }
     for old, (new, expected) in cases.items():
         assert expected in errors_of(tmp_path, GOOD.replace(old, new)), (old, new)
