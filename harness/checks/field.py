@@ -1,10 +1,13 @@
 """Checks that only field-report scenario files use (harness/repro/expect.py): retries after a fault, a
-stream's lifetime, how often an activity ran, client call outcomes. Pure functions of a History."""
+stream's lifetime, how often an activity ran, client call outcomes, the densest burst of connect
+attempts, reconnect delays against their backoff windows. Pure functions of a History."""
 
 from __future__ import annotations
 
-from harness.checks.queries import call_end, client_calls
+from harness.checks.queries import call_end, client_calls, streams
 from harness.checks.verdict import Verdict, check, control
+from harness.checks.windows import backoff_upper
+from harness.checks.worker import failure_runs, hellos
 from harness.history import DRIVER, FAKE, SCENARIO, Event, History
 
 
@@ -98,3 +101,63 @@ def client_calls_succeeded(history: History, *, client_id: str, op: str, count: 
                    + (f": {bad[0].get('exc_type')} {bad[0].get('grpc_code')} {bad[0].get('message')!r} "
                       f"after {float(bad[0].get('elapsed', 0)):.3f}s" if bad else ""),
                    {"calls": len(calls), "failed": len(bad)}, [c.seq for c in (bad or calls)[:4]])
+
+
+def densest_window(times: list[float], window: float) -> tuple[int, float]:
+    """The most of ``times`` (sorted) that fall in any half-open interval [t, t + window), and where
+    that interval starts (a sliding window anchored at each time: a maximum always starts at one)."""
+    best, start, j = 0, times[0] if times else 0.0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        if i - j + 1 > best:
+            best, start = i - j + 1, times[j]
+    return best, start
+
+
+@check
+def connect_rate_at_most(history: History, *, after: float, before: float | None, window: float,
+                         at_most: int) -> Verdict:
+    """In any ``window`` seconds between ``after`` and ``before`` the worker made at most ``at_most``
+    connect attempts. An attempt is counted as in checks.worker.connect_attempts: Hellos and
+    GetWorkItems streams at the server are counted apart and the larger burst is taken (a worker that
+    retries only one of them still makes one attempt per call)."""
+    check = f"at most {at_most} connect attempts in any {window:.3f}s"
+    hello_ts = [e.t for e in hellos(history, after=after, before=before)]
+    stream_ts = [e.t for e in streams(history, after=after) if before is None or e.t < before]
+    if not hello_ts and not stream_ts:
+        return Verdict(check, False, "no connect attempt after the reference (scenario did not take effect)")
+    (n_h, t_h), (n_s, t_s) = densest_window(hello_ts, window), densest_window(stream_ts, window)
+    n, t, what = (n_h, t_h, "Hello") if n_h >= n_s else (n_s, t_s, "GetWorkItems")
+    evs = [e for e in history.select(FAKE, "rpc_start", method=what, after=t - 1e-9, before=t + window)]
+    return Verdict(check, n <= at_most,
+                   f"densest {window:.3f}s: {n} {what} attempts from {t - history.t0:.3f}s "
+                   f"({len(hello_ts)} Hellos, {len(stream_ts)} streams in all)",
+                   {"max_attempts": n, "bound": at_most, "window_s": window}, [e.seq for e in evs[:3]])
+
+
+@check
+def reconnect_delays_within_windows(history: History, *, base: float, cap: float, tolerance: float,
+                                    after: float | None = None, first_attempt: int = 1) -> Verdict:
+    """Every reconnect delay after a failed connect attempt lies inside its full-jitter window: the j-th
+    failure of a run of consecutive failures (checks.worker.failure_runs, the conformance numbering) is
+    followed by the next Hello within min(cap, base*2^(j+first_attempt)) + tolerance -- the per-delay half
+    of checks.worker.backoff_distribution, for a file too short for its distribution test.
+
+    Only failures the server made are seen (``server_fault`` Abort); a failure the network made just
+    before a run (an RST, a refused connect) is one more consecutive failure to the SDK, so such a
+    run's first server failure is attempt 2: ``first_attempt`` says so (as in hello_retried_with_backoff)."""
+    k = first_attempt
+    check = f"each reconnect delay within its backoff window min(cap, base*2^(j+{k}))"
+    runs = [(j, d, e) for j, d, e in failure_runs(history) if after is None or e.t > after]
+    if not runs:
+        return Verdict(check, False, "no connect attempt failed and was retried (scenario did not take effect)")
+    over = [(j, d, e) for j, d, e in runs if d > backoff_upper(j + k, base, cap) + tolerance]
+    worst = max(runs, key=lambda r: r[1] - backoff_upper(r[0] + k, base, cap))
+    j, d, e = over[0] if over else worst
+    return Verdict(check, not over,
+                   f"{len(over)}/{len(runs)} delays above their window; "
+                   + ("first" if over else "tightest") + f": attempt j={j} {d:.3f}s (window "
+                   f"{backoff_upper(j + k, base, cap):.3f}s + tolerance {tolerance:.3f}s)",
+                   {"delays": len(runs), "above_window": len(over), "worst_delay_s": d},
+                   [r[2].seq for r in (over or [worst])[:4]])

@@ -18,9 +18,12 @@ from harness.checks import client as client_checks
 from harness.checks import conn as conn_checks
 from harness.checks import field as field_checks
 from harness.checks import worker as worker_checks
+from harness.checks.queries import sdk_channels_created
 from harness.checks.verdict import Verdict
+from harness.checks.windows import STOP_LATENCY_S, WorkerOptions
 from harness.history import FAKE, SCENARIO, History
-from harness.repro.model import LONG_POLL_CLIENT, Expect, Scenario
+from harness.repro.model import LONG_POLL_CLIENT, Expect, Scenario, scaled_defaults
+from harness.repro.steps import client_id
 
 
 class Missing(Exception):
@@ -178,3 +181,54 @@ def retried_after_fault(j: Judge, ex: Expect) -> list[Verdict]:
 def long_polls_returned(j: Judge, ex: Expect) -> list[Verdict]:
     return [field_checks.client_calls_succeeded(j.h, client_id=LONG_POLL_CLIENT, op="wait_completion",
                                                 count=j.sc.workload["long_poll"]["count"])]
+
+
+def _before(j: Judge, ex: Expect) -> float | None:
+    return j.ref(ex.params["before"]) if ex.params.get("before") else None
+
+
+def connect_rate_at_most(j: Judge, ex: Expect) -> list[Verdict]:
+    window, at_most = ex.params["window_s"], ex.params["at_most"]
+    if not at_most:  # derived from the scenario's backoff base, as the conformance storm test does
+        opts = WorkerOptions(**(j.sc.worker_options or scaled_defaults(j.sc.scale)))
+        at_most = worker_checks.max_attempt_rate_bound(base=opts.reconnect_backoff_base_seconds, window=window)
+    return [field_checks.connect_rate_at_most(j.h, after=j.ref(ex.params["after"]), before=_before(j, ex),
+                                              window=window, at_most=at_most)]
+
+
+def backoff_within(j: Judge, ex: Expect) -> list[Verdict]:
+    opts = WorkerOptions(**(j.sc.worker_options or scaled_defaults(j.sc.scale)))
+    return [field_checks.reconnect_delays_within_windows(
+        j.h, base=opts.reconnect_backoff_base_seconds, cap=opts.reconnect_backoff_cap_seconds, tolerance=j.tol,
+        after=j.ref(ex.params["after"]), first_attempt=ex.params["first_attempt"])]
+
+
+def hello_deadline(j: Judge, ex: Expect) -> list[Verdict]:
+    timeout = j.sc.window("hello_timeout")
+    return [worker_checks.hello_deadline(j.h, hello_timeout=timeout, tolerance=j.tol),
+            worker_checks.hung_hellos_abandoned(j.h, hello_timeout=timeout, tolerance=j.tol)]
+
+
+def stop_within(j: Judge, ex: Expect) -> list[Verdict]:
+    return [worker_checks.stop_prompt(j.h, within=STOP_LATENCY_S)]
+
+
+def new_peer_after_recreation(j: Judge, ex: Expect) -> list[Verdict]:
+    """The last Hello before `after` (on the connection the fault hit) against the first Hello after the
+    recreation; a build that "recreates" without building a channel (it reuses the old one) is judged on
+    the first Hello after `after`, so its verdict shows where that Hello came from, and fails the
+    recreation itself (checks.client.sdk_channel_created)."""
+    after = j.ref(ex.params["after"])
+    rec = sdk_channels_created(j.h, after=after)
+    peer = client_checks.new_peer_after(j.h, before_t=after, after_t=rec[0].t if rec else after, method="Hello")
+    if rec:
+        return [peer]
+    return [peer, client_checks.sdk_channel_created(j.h, after=after, why=f"after {ex.params['after']}")]
+
+
+def client_calls_succeeded(j: Judge, ex: Expect) -> list[Verdict]:
+    st = next(s for s in j.sc.steps if s.index == ex.params["step"])
+    if st.name != "client_calls":
+        raise Missing(f"step {st.index} is a {st.name}, not a client_calls step")
+    return [field_checks.client_calls_succeeded(j.h, client_id=client_id(st), op=st.params["op"],
+                                                count=st.params["count"] * st.repeat)]

@@ -49,6 +49,21 @@ NETWORK = [
     Kind("tcp_reset", "network", "a real TCP RST on every established connection of the SDK process to the "
          "proxy (`ss -K`; needs root).", {},
          apply=steps.tcp_reset),
+    Kind("conn_blackhole", "network", "the SDK's CURRENT connection(s) to the proxy black-holed in the kernel "
+         "(iptables DROP on each 4-tuple, harness/net/conn.py): nothing arrives, nothing is closed, no RST or "
+         "FIN; NEW connections get through at once -- the idle flow a load balancer forgot. When `for` ends "
+         "the rules are removed and the old connection resumes at TCP's next retransmission (it is not "
+         "closed, unlike `blackhole`). Needs root and iptables; the SDK must be connected when it begins.",
+         {"stream": F("choice", "which direction is dropped (harness/net/conn.py drops both)", default="both",
+                      choices=("both",)), "for": _FOR},
+         apply=steps.conn_blackhole),
+    Kind("conn_reset", "network", "a real TCP RST on the SDK's CURRENT connection(s) to the proxy only "
+         "(`ss -K` on each 4-tuple, harness/net/conn.py); connections opened later are untouched. "
+         "side=\"server\": the proxy's socket is destroyed and the SDK receives the RST (like tcp_reset); "
+         "side=\"client\": the SDK's own socket is destroyed (its next read fails at once, the proxy "
+         "receives the RST). Needs root.",
+         {"side": F("choice", "whose socket is destroyed", default="server", choices=("server", "client"))},
+         apply=steps.conn_reset),
     Kind("down", "network", "Toxiproxy proxy disabled: connections closed now, new ones refused "
          "(ECONNREFUSED) until `for` ends.", {"for": _FOR},
          apply=steps.down),
@@ -124,6 +139,19 @@ ACTIONS = [
          apply=steps.queue_activities, activities=steps.queue_activities_defs),
     Kind("probe", "action", "the server queues one instant probe activity (a working stream completes it).", {},
          apply=steps.probe),
+    Kind("client_calls", "action", "the app's client (sync or async, on an SDK-owned or a caller-owned "
+         "channel, with fixed call metadata) makes `count` calls of `op` one after the other, in the "
+         "background; ops on an instance are about one orchestration the client schedules first. The "
+         "client is created at the step's first occurrence ([client_options] apply) and reused by its "
+         "repetitions; every outcome (a result or an SDK exception) is recorded (driver client_call_done).",
+         {"op": F("choice", "the client operation (harness/drivers/PROTOCOL.md client_call ops)", required=True,
+                  choices=steps.CLIENT_OPS),
+          "count": F("int", "calls per occurrence", default=1),
+          "client": F("choice", "the client flavour", default="sync", choices=("sync", "async")),
+          "channel": F("choice", "who owns the channel", default="sdk", choices=("sdk", "caller")),
+          "metadata": F("list", "fixed call metadata, \"key=value\" each", default=[]),
+          "timeout_s": F("time", "the SDK timeout of wait_start / wait_completion", default=5.0)},
+         apply=steps.client_calls),
     Kind("mark", "action", "only a marker in the timeline.", {},
          apply=steps.mark),
 ]
@@ -191,6 +219,42 @@ CHECKS_LIST = [
          "(checks.field.retried_after_fault).", {"method": F("choice", "RPC", required=True, choices=METHODS),
                                              "within": _WITHIN},
          evaluate=expect.retried_after_fault),
+    Kind("connect_rate_at_most", "check", "in any `window_s` seconds after `after` (and before `before`) "
+         "the worker makes at most `at_most` connect attempts: Hellos and GetWorkItems streams at the server, "
+         "counted apart, the larger burst taken (checks.field.connect_rate_at_most). at_most = 0 derives the "
+         "bound from the backoff base as the conformance storm test does: 4*window/base + 1 "
+         "(checks.worker.max_attempt_rate_bound).",
+         {"after": F("ref", _AFTER.doc, default="start"), "before": F("ref", "end of the window (default: end of "
+                                                                      "the run)"),
+          "window_s": F("time", "the sliding window", required=True),
+          "at_most": F("int", "attempts per window (0 = derived from the backoff base)", default=0)},
+         evaluate=expect.connect_rate_at_most),
+    Kind("backoff_within", "check", "every reconnect delay after a connect attempt the server failed (a "
+         "`reject` of Hello or GetWorkItems) after `after` lies inside its full-jitter window plus the tolerance, "
+         "measured from when the SDK saw the failure (checks.field.reconnect_delays_within_windows, over "
+         "checks.worker.failure_runs). The window of the j-th (0-based) is min(cap, base*2^(j+first_attempt)).",
+         {"after": F("ref", _AFTER.doc, default="start"),
+          "first_attempt": F("int", "the attempt number of each run's first server failure: 2 when a network "
+                             "fault (conn_reset, tcp_reset, conn_blackhole) failed the stream just before", default=1)},
+         evaluate=expect.backoff_within),
+    Kind("hello_deadline", "check", "the Hello deadline itself: every Hello reaches the server with the "
+         "configured Hello timeout as its deadline (checks.worker.hello_deadline), and every Hello the server "
+         "hung (a `hang` step of Hello) is abandoned hello_timeout +- tolerance after it began "
+         "(checks.worker.hung_hellos_abandoned).", {},
+         evaluate=expect.hello_deadline),
+    Kind("stop_within", "check", "every worker.stop() (a stop_worker step) returned within "
+         "windows.STOP_LATENCY_S, stop()'s own derived bound, not scaled and not the tolerance "
+         "(checks.worker.stop_prompt).", {},
+         evaluate=expect.stop_within),
+    Kind("new_peer_after_recreation", "check", "after the SDK recreates its channel (the first SDK-owned "
+         "channel created after `after`), the next Hello comes over a NEW TCP connection: its peer at the "
+         "server differs from the last Hello's before the recreation (checks.client.new_peer_after).",
+         {"after": _AFTER},
+         evaluate=expect.new_peer_after_recreation),
+    Kind("client_calls_succeeded", "check", "every call of client_calls step `step` (count x its repetitions) "
+         "returned a result, none an exception (checks.field.client_calls_succeeded).",
+         {"step": F("step", "the client_calls step", required=True)},
+         evaluate=expect.client_calls_succeeded),
     Kind("long_polls_returned", "check", "every long poll of the workload returned the orchestration's final "
          "state (no exception) (checks.field.client_calls_succeeded).", {},
          evaluate=expect.long_polls_returned, needs=("long_poll",)),

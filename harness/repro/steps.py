@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 import grpc
 
 from fakes.faults import Abort, AbortAfter, Hang
-from harness.history import FAKE
+from harness.history import FAKE, SCENARIO
+from harness.net.conn import Conn, ConnectionFaults, established_to
 from harness.repro.model import RST_STREAM_CODES, RST_STREAM_STATUS, Step, Undo
 
 MONITOR_PERIOD_S = 0.01  # idle cut-off rule resolution (not scaled: a machine latency)
@@ -77,6 +78,40 @@ def tcp_reset(run: Any, st: Step, occ: int) -> None:
              if int(c["remote"].rsplit(":", 1)[1]) == port and c.get("state", "ESTABLISHED") == "ESTABLISHED"]
     for cp in ports:
         run.link.tcp_reset(cp)
+
+
+# -- one connection (iptables / ss -K on the SDK's current 4-tuples; harness/net/conn.py) ----------
+def current_connections(run: Any, st: Step) -> list[Conn]:
+    """The SDK process's ESTABLISHED connections to the proxy when the step begins: the ones a
+    per-connection fault hits (connections opened later are not touched)."""
+    conns = established_to(run.driver, run.link.listen_port)
+    if not conns:
+        raise RuntimeError(f"{st.label()} {st.name}: the SDK has no established connection to the proxy "
+                           f"({run.link.address}) when the step begins; put the step after the worker has "
+                           "connected (e.g. after the workload's activity, or at >= 1 s)")
+    return conns
+
+
+def conn_blackhole(run: Any, st: Step, occ: int) -> Undo:
+    """Every current connection black-holed for the step's scope; undone (rules removed) by the
+    runner at the step's end, at the scenario's end, on an error or Ctrl-C (its ExitStack), and by
+    harness/net/conn.py's atexit hook if even that is skipped."""
+    faults = ConnectionFaults(run.history)
+    conns = current_connections(run, st)
+    stack = ExitStack()
+    try:
+        for c in conns:
+            stack.enter_context(faults.blackhole(c, fault="conn_blackhole"))
+    except BaseException:
+        stack.close()  # a half-applied fault must not outlive the failed step
+        raise
+    return stack.close
+
+
+def conn_reset(run: Any, st: Step, occ: int) -> None:
+    faults = ConnectionFaults(run.history)
+    for c in current_connections(run, st):
+        faults.reset(c, side=st.params["side"])
 
 
 # -- server (the fake) -----------------------------------------------------------------------------
@@ -220,6 +255,51 @@ def queue_activities_defs(st: Step) -> list[dict[str, Any]]:
     """The activity a queue_activities step queues, for the worker's registry."""
     return [{"name": f"work_step{st.index}", "sleep_seconds": st.params["duration_s"],
              "result": f"step{st.index}-done"}]
+
+
+# The `client_call` ops of harness/drivers/PROTOCOL.md, less get_history: the fake does not serve
+# StreamInstanceHistory on the microsoft schema (UNIMPLEMENTED), so a file could only fail on it.
+CLIENT_OPS = ("schedule", "get_state", "wait_start", "wait_completion", "raise_event", "terminate", "purge")
+
+
+def client_id(st: Step) -> str:
+    """The driver's id of a client_calls step's client (its channel's role is "client:<id>")."""
+    return f"step{st.index}"
+
+
+def _op_args(op: str, instance_id: str | None, timeout: float) -> dict[str, Any]:
+    if op == "schedule":
+        return {"name": "scheduled", "input": None}
+    args: dict[str, Any] = {"instance_id": instance_id}
+    extra = {"wait_start": {"timeout": timeout}, "wait_completion": {"timeout": timeout},
+             "raise_event": {"name": "event", "data": None}, "terminate": {"output": None}}
+    return {**args, **extra.get(op, {})}
+
+
+def client_calls(run: Any, st: Step, occ: int) -> None:
+    """The app's client makes `count` calls of `op`, one after the other, in the background (a call
+    may block as long as a fault lasts). The step's first occurrence creates the client and, for an op
+    on an instance, schedules the orchestration it is about; later occurrences reuse both."""
+    p, cid = st.params, client_id(st)
+
+    def calls() -> None:
+        if occ == 0:
+            meta = [kv.split("=", 1) for kv in p["metadata"]] or None
+            run.driver.create_client(cid, kind=p["client"], address=run.link.address, channel=p["channel"],
+                                     resiliency=run.sc.client_options, metadata=meta)
+            if p["op"] != "schedule":
+                res = run.driver.call(cid, "schedule", name=f"orchestration_step{st.index}", input=None)
+                if res.get("outcome") != "ok":
+                    raise RuntimeError(f"{st.label()} client_calls: setup: the client could not schedule the "
+                                       f"orchestration its {p['op']} calls are about: {res}")
+                run.history.record(SCENARIO, "client_calls_instance", step=st.index, instance_id=res["value"])
+        inst = run.history.first(source=SCENARIO, kind="client_calls_instance", step=st.index)
+        for _ in range(p["count"]):
+            if run.stopping.is_set():
+                return
+            run.driver.call(cid, p["op"], **_op_args(p["op"], inst.get("instance_id") if inst else None,
+                                                     p["timeout_s"]))
+    run.background(f"client-calls-{st.index}-{occ}", calls)
 
 
 def probe(run: Any, st: Step, occ: int) -> None:

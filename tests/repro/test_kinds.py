@@ -160,3 +160,37 @@ def test_idle_cutoff_rules_come_and_go():
     off2()
     cuts.add(3, {"after_s": 1})
     assert run.started == ["idle-cutoff", "idle-cutoff"]
+
+
+def test_per_connection_faults_and_issue_10_checks_are_validated_from_the_table():
+    sc = parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 1
+        fault = "conn_blackhole"
+        for = 2
+        [[step]]
+        at = 4
+        fault = "conn_reset"
+        side = "client"
+        [[expect]]
+        check = "connect_rate_at_most"
+        after = "step 2"
+        window_s = 1
+        [[expect]]
+        check = "backoff_within"
+        first_attempt = 2
+        [[expect]]
+        check = "new_peer_after_recreation"
+        after = "step 1"
+        """))
+    assert sc.steps[0].params == {"stream": "both"} and sc.steps[0].for_ == 2
+    assert sc.steps[1].params == {"side": "client"}
+    assert [e.params for e in sc.expects] == [
+        {"after": "step 2", "window_s": 1, "at_most": 0},
+        {"after": "start", "first_attempt": 2},
+        {"after": "step 1"}]
+    with pytest.raises(schema.ScenarioError, match="side"):
+        parse_scenario(_raw(BASE + '[[step]]\nat = 1\nfault = "conn_reset"\nside = "both"\n'
+                            '[[expect]]\ncheck = "stop_within"\n'))
+    with pytest.raises(schema.ScenarioError, match="window_s"):
+        parse_scenario(_raw(BASE + '[[expect]]\ncheck = "connect_rate_at_most"\n'))
