@@ -33,6 +33,7 @@ from typing import Any
 from fakes.sidecar import FakeSidecar
 from harness.drivers.process import Driver
 from harness.history import SCENARIO, History
+from harness.net.h2proxy import H2Proxy
 from harness.net.link import FaultyLink
 from harness.net.toxiproxy_client import Client
 from harness.sdk import SdkBuild
@@ -82,10 +83,12 @@ def fake_sidecar(history: History, *, schema: str = "microsoft", **options: Any)
 
 
 @contextlib.contextmanager
-def proxy_link(client: Client, fake: FakeSidecar, history: History, *, name: str) -> Iterator[FaultyLink]:
-    """A Toxiproxy proxy ``name`` in front of ``fake``; the link's ``.address`` is what the SDK
-    connects to. The proxy is deleted on exit (quietly: the server may already be gone)."""
-    proxy = client.create_proxy(name, upstream=fake.address)
+def proxy_link(client: Client, fake: FakeSidecar, history: History, *, name: str,
+               upstream: str | None = None) -> Iterator[FaultyLink]:
+    """A Toxiproxy proxy ``name`` in front of ``fake`` (or of ``upstream``, e.g. the HTTP/2 fault proxy
+    in front of the fake); the link's ``.address`` is what the SDK connects to. The proxy is deleted
+    on exit (quietly: the server may already be gone)."""
+    proxy = client.create_proxy(name, upstream=upstream or fake.address)
     try:
         yield FaultyLink(client, proxy, history)
     finally:
@@ -123,16 +126,21 @@ class Parts:
     link: FaultyLink
     driver: Driver
     sdk_info: dict[str, Any] = field(default_factory=dict)  # the driver's hello
+    h2: H2Proxy | None = None  # the HTTP/2 frame-level fault proxy, when asked for
 
 
 @contextlib.contextmanager
 def whole_rig(history: History, *, sdk: SdkBuild, log_dir: Path, patches: Sequence[str] = (),
               toxiproxy_client: Client | None = None, toxiproxy_url: str | None = None,
               toxiproxy_bin: str | None = None, toxiproxy_mode: str = "auto", cache_dir: Path | None = None,
-              proxy_prefix: str = "rig") -> Iterator[Parts]:
+              proxy_prefix: str = "rig", h2: bool = False) -> Iterator[Parts]:
     """Toxiproxy (``toxiproxy_client`` if given, e.g. the pytest session's; else as ``toxiproxy()``),
     a fake, a proxy named ``<proxy_prefix>-<pid>-<n>`` and the driver of ``sdk``, started in that
-    order and stopped in reverse on any exit."""
+    order and stopped in reverse on any exit.
+
+    With ``h2`` the HTTP/2 fault proxy (harness/net/h2proxy) sits between Toxiproxy and the fake:
+    SDK -> Toxiproxy -> h2 proxy -> fake, so TCP faults still act on the SDK's own connection and
+    frame faults (RST_STREAM, GOAWAY, PING acks) reach it as real frames."""
     from harness.paths import default_cache_dir
     with contextlib.ExitStack() as stack:
         client = toxiproxy_client
@@ -140,6 +148,8 @@ def whole_rig(history: History, *, sdk: SdkBuild, log_dir: Path, patches: Sequen
             client = stack.enter_context(toxiproxy(url=toxiproxy_url, binary=toxiproxy_bin, mode=toxiproxy_mode,
                                                    cache_dir=cache_dir or default_cache_dir()))
         fake = stack.enter_context(fake_sidecar(history, schema=sdk.schema))
-        link = stack.enter_context(proxy_link(client, fake, history, name=proxy_name(proxy_prefix)))
+        frames = stack.enter_context(H2Proxy(history, upstream=fake.address)) if h2 else None
+        link = stack.enter_context(proxy_link(client, fake, history, name=proxy_name(proxy_prefix),
+                                              upstream=frames.address if frames else None))
         driver = stack.enter_context(sdk_driver(sdk, history, log_dir=log_dir, patches=patches))
-        yield Parts(client, fake, link, driver, dict(history.meta.get("sdk", {})))
+        yield Parts(client, fake, link, driver, dict(history.meta.get("sdk", {})), frames)

@@ -1,7 +1,10 @@
-"""``python -m harness repro FILE [--sdk=NAME [--sdk-version X | --sdk-path DIR]] [--out DIR]``.
+"""``python -m harness repro FILE [--sdk=NAME [--sdk-version X | --sdk-path DIR]] [--sdk-patch F]... [--out DIR]``.
 
 Without --sdk each file runs against the SDK its report is about (its ``sdk``) when that SDK has a
 driver, else against the reference build (python), and the verdict says which and why (runner.pick_sdk).
+``--sdk-patch FILE`` (repeatable) loads a deliberately broken variant into the driver
+(harness/drivers/python/mutants/), to show that a file catches the defect it is about; the verdict, its
+verdict.txt and the history (meta ``sdk_patches``) then say "SDK patched: ...", as the conformance gate does.
 Exit codes: runner.EXIT_CODES (0 PASS or REPRODUCED, 1 FAIL or NOT IMPLEMENTED, 3 NOT APPLICABLE,
 4 ERROR, 5 INCONCLUSIVE, 6 FIXED), 2 an invalid file or usage."""
 
@@ -39,6 +42,12 @@ def repro(args: Any) -> int:
             print(f"{sc.path}: valid ({len(sc.steps)} steps, {len(sc.expects)} expectations, scale {sc.scale:g}, "
                   f"runs {sc.duration:.2f}s)")
         return 0
+    patches = [str(Path(p).resolve()) for p in getattr(args, "sdk_patch", None) or []]
+    missing = [p for p in patches if not Path(p).is_file()]
+    if missing:
+        print(f"error: --sdk-patch {', '.join(missing)}: no such file (the broken variants are in "
+              "harness/drivers/python/mutants/)", file=sys.stderr)
+        return 2
     # 2. The SDK build of each file: --sdk, else the SDK its report is about (else the reference build).
     from harness.paths import default_cache_dir
     cache = Path(args.conformance_cache) if args.conformance_cache else default_cache_dir()
@@ -46,23 +55,32 @@ def repro(args: Any) -> int:
     if isinstance(picked, int):
         return picked
     runs, builds = picked
+    if patches and not _loads_patches(builds, patches):
+        return 2
+    patched = patched_text(patches)
     # 3. Run them, one after the other.
     from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
     from harness.repro.runner import ScenarioRun
     codes, results = [], []
     for sc, pick in runs:
         print(f"\n=== {sc.path}: {sc.title}\n    against {builds[pick.sdk].label}: {pick.note}\n"
-              f"    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "
+              + (f"    {patched}\n" if patches else "")
+              + f"    at scale {sc.scale:g}: {sc.duration:.2f}s of run time = "
               f"{sc.duration / sc.scale:g}s of field time", flush=True)
         echo = None if args.quiet else (lambda s: print("    " + s, flush=True))
         if args.out is not None and len(scenarios) == 1:
             folder = args.out
         else:
             folder = None
-        run = ScenarioRun(sc, sdk=builds[pick.sdk], sdk_note=pick.note, toxiproxy_url=args.toxiproxy_url,
+        # The note is shown on the verdict's SDK line and kept in the history: a patched build's verdict
+        # must never read as the release's.
+        note = f"{pick.note}; {patched}" if patches else pick.note
+        run = ScenarioRun(sc, sdk=builds[pick.sdk], sdk_note=note, toxiproxy_url=args.toxiproxy_url,
                           toxiproxy_bin=args.toxiproxy_bin, toxiproxy_mode=args.toxiproxy, cache_dir=cache, tolerance=tol, echo=echo,
-                          log_dir=(folder / "logs") if folder else None)
+                          log_dir=(folder / "logs") if folder else None, patches=patches)
         out = run.run()
+        if out.history is not None:
+            out.history.meta["sdk_patches"] = [Path(p).name for p in patches]
         if folder is None:
             folder = default_out_dir(args.out or Path("histories") / "repro", out)
         files = write_outputs(out, folder)
@@ -70,13 +88,16 @@ def repro(args: Any) -> int:
             print(compact_timeline(out.history, sc.scale, limit=60))
         print()
         print(verdict_text(out))
+        if patches:
+            print(patched)
         print(f"output: {folder}/")
         for k, p in files.items():
             print(f"  {k:14} {p}")
         if "timeline" not in files:
             print("  (no timeline picture: harness/report/timeline/ is not available; the history JSON has it all)")
         codes.append(out.exit_code)
-        results.append(f"{sc.name}: {out.verdict} against {builds[pick.sdk].label} (exit {out.exit_code})")
+        results.append(f"{sc.name}: {out.verdict} against {builds[pick.sdk].label}"
+                       + (" (patched)" if patches else "") + f" (exit {out.exit_code})")
     if len(scenarios) > 1:
         print("\nsummary:\n  " + "\n  ".join(results))
     return max(codes) if any(codes) else 0
@@ -104,3 +125,22 @@ def _builds(scenarios: list[Any], choice: Any, cache: Path) -> tuple[list[tuple[
         print(f"error: SDK not available: {exc}", file=sys.stderr)
         return 4
     return runs, builds
+
+
+def patched_text(patches: list[str]) -> str:
+    """The line a patched run's verdict carries (the conformance gate's words: harness/report/gate.py)."""
+    names = ", ".join(Path(p).name for p in patches) or "none"
+    return f"SDK patched: {names}" + (" (a deliberately broken variant, not the release)" if patches else "")
+
+
+def _loads_patches(builds: dict[str, Any], patches: list[str]) -> bool:
+    """Whether every build's driver can load ``patches`` (SdkBuild.command); if not, says so."""
+    from harness.sdk import SdkUsageError
+    for build in builds.values():
+        try:
+            build.command(patches)
+        except SdkUsageError as exc:
+            print(f"error: {exc}; run the file against a build whose driver loads patches (--sdk=python)",
+                  file=sys.stderr)
+            return False
+    return True

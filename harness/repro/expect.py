@@ -21,7 +21,7 @@ from harness.checks import worker as worker_checks
 from harness.checks.queries import sdk_channels_created
 from harness.checks.verdict import Verdict
 from harness.checks.windows import STOP_LATENCY_S, WorkerOptions
-from harness.history import FAKE, SCENARIO, History
+from harness.history import FAKE, NETWORK, SCENARIO, History
 from harness.repro.model import LONG_POLL_CLIENT, Expect, Scenario, scaled_defaults
 from harness.repro.steps import client_id
 
@@ -43,16 +43,30 @@ def ref_times(history: History, ref: str, each: bool = False) -> list[float]:
             raise Missing("no workload activity was queued")
         return [evs[0].t]
     if ref == "server_close":
-        evs = history.select(FAKE, "server_fault", method="GetWorkItems")
-        if not evs:
+        times = sorted([e.t for e in history.select(FAKE, "server_fault", method="GetWorkItems")]
+                       + _h2_resets(history, "GetWorkItems"))
+        if not times:
             raise Missing("the server never ended a GetWorkItems stream")
-        return [e.t for e in evs] if each else [evs[-1].t]
+        return times if each else [times[-1]]
     parts = ref.split()
     idx, phase = int(parts[1]), ("end" if parts[-1] == "end" else "start")
     evs = history.select(SCENARIO, "step", step=idx, phase=phase)
     if not evs:
         raise Missing(f"step {idx} never {'ended' if phase == 'end' else 'ran'}")
     return [e.t for e in evs] if each else [evs[-1].t]
+
+
+def _h2_resets(history: History, method: str) -> list[float]:
+    """When the HTTP/2 fault proxy's RST_STREAMs on ``method`` streams left toward the SDK (the frame's
+    own event, recorded just before it was sent; the fault's event if that frame is missing)."""
+    out = []
+    for f in history.select(NETWORK, "h2_fault", fault="rst_stream"):
+        if not str((f.get("attributes") or {}).get("method", "")).endswith(f"/{method}"):
+            continue
+        frame = history.last(source=NETWORK, kind="h2_frame", type="RST_STREAM", hop="proxy->sdk",
+                             conn=f.get("conn"), stream_id=f.get("down_stream_id"), before=f.t + 1e-9)
+        out.append(frame.t if frame is not None else f.t)
+    return out
 
 
 @dataclass

@@ -9,8 +9,10 @@ one entry here plus its small function.
 
 from __future__ import annotations
 
+from harness.net.h2proxy.faults import DIRECTIONS as H2_DIRECTIONS
+from harness.net.h2proxy.frames import ERROR_CODES as H2_ERROR_CODES
 from harness.repro import expect, steps
-from harness.repro.model import METHODS, RST_STREAM_STATUS, STATUS_CODES, STREAM_DIRS, WITHIN_NAMES, F, Kind
+from harness.repro.model import METHODS, STATUS_CODES, STREAM_DIRS, WITHIN_NAMES, F, Kind
 
 
 def _stream(default: str = "both") -> F:
@@ -77,13 +79,6 @@ SERVER = [
     Kind("end_stream_ok", "server", "the fake ends every open GetWorkItems stream now with status OK.",
          {"message": F("str", "recorded reason", default="")},
          apply=steps.end_stream_ok),
-    Kind("rst_stream", "server", "the server resets the GetWorkItems stream with HTTP/2 RST_STREAM.",
-         {"error_code": F("choice", "HTTP/2 error code", default="CANCEL", choices=tuple(RST_STREAM_STATUS))},
-         approximates="grpcio cannot send RST_STREAM: the fake aborts the stream with the status grpc-core "
-         "reports for that code (CANCEL -> CANCELLED, NO_ERROR before trailers -> INTERNAL, REFUSED_STREAM -> "
-         "UNAVAILABLE) and the message 'Received RST_STREAM with error code N'. The client sees the same "
-         "status; the frames on the wire differ (trailers instead of RST_STREAM).",
-         apply=steps.rst_stream),
     Kind("goaway", "server", "graceful drain like a DTS rolling upgrade: with `handover` a new server "
          "generation listens on the same port first; open streams end with OK, then HTTP/2 GOAWAY and the old "
          "server stops after grace_s.",
@@ -128,6 +123,47 @@ SERVER = [
           "count": F("int", "how many calls (0 = every call while in force)", default=0), "for": _FOR},
          apply=steps.long_poll_cutoff),
 ]
+# The HTTP/2 frame-level fault proxy (harness/net/h2proxy) sits between Toxiproxy and the fake in a run
+# whose file uses one of these (``needs=("h2proxy",)``): real frames on the wire, each one recorded.
+_H2_CODE = F("choice", "HTTP/2 error code (RFC 9113 §7)", default="CANCEL", choices=tuple(H2_ERROR_CODES))
+FRAMES = [
+    Kind("rst_stream", "http2", "a real HTTP/2 RST_STREAM(error_code) to the SDK on the oldest open stream of "
+         "`method` (the fake's half is cancelled), as a load balancer or DTS sends it. With after_headers only "
+         "once the stream's response HEADERS went out (AGC: NO_ERROR after the headers). grpc-core reports "
+         "CANCEL as CANCELLED, NO_ERROR/PROTOCOL_ERROR/INTERNAL_ERROR as INTERNAL, REFUSED_STREAM as "
+         "UNAVAILABLE, ENHANCE_YOUR_CALM as RESOURCE_EXHAUSTED (measured through the proxy).",
+         {"method": F("choice", "which RPC's stream", default="GetWorkItems", choices=METHODS),
+          "error_code": _H2_CODE,
+          "after_headers": F("bool", "wait until the stream's response headers were sent", default=True)},
+         apply=steps.rst_stream, needs=("h2proxy",)),
+    Kind("h2_goaway", "http2", "a real HTTP/2 GOAWAY(last_stream_id, error_code, debug) to every SDK connection; "
+         "streams above last_stream_id are refused from then on (ENHANCE_YOUR_CALM + debug \"too_many_pings\" "
+         "is what a keepalive policy sends). For a server's own graceful drain use `goaway`.",
+         {"error_code": F("choice", "HTTP/2 error code", default="NO_ERROR", choices=tuple(H2_ERROR_CODES)),
+          "last_stream_id": F("int", "last stream the server will process; omitted = the highest the SDK opened"),
+          "debug": F("str", "GOAWAY debug data", default=""),
+          "close": F("bool", "close the connection right after", default=False)},
+         apply=steps.h2_goaway, needs=("h2proxy",)),
+    Kind("withhold_pings", "http2", "PING frames from the SDK are never acknowledged (a peer or middlebox that "
+         "stopped answering); an SDK with HTTP/2 keepalive gives the connection up after its keepalive timeout.",
+         {"for": _FOR}, apply=steps.withhold_pings, needs=("h2proxy",)),
+    Kind("keepalive_policy", "http2", "enforce grpc-core's server keepalive policy: a PING sooner than "
+         "min_ping_interval_ms after the previous one (or on a connection without calls, unless "
+         "permit_without_calls) is a strike; more than max_strikes -> GOAWAY(ENHANCE_YOUR_CALM, "
+         "\"too_many_pings\") and the connection closes, as a real gRPC server does (daprd: min 8 s, "
+         "permit without calls). Intervals are NOT scaled: the SDK's keepalive timer is real time.",
+         {"min_ping_interval_ms": F("int", "grpc.http2.min_ping_interval_without_data_ms", default=300000),
+          "max_strikes": F("int", "grpc.http2.max_ping_strikes (0 = unlimited)", default=2),
+          "permit_without_calls": F("bool", "grpc.keepalive_permit_without_calls", default=False),
+          "for": _FOR},
+         apply=steps.keepalive_policy, needs=("h2proxy",)),
+    Kind("stall_stream", "http2", "hold every frame of the `method` streams in `direction` while other streams "
+         "(and PING acks) flow: one stream silent on a live connection.",
+         {"method": F("choice", "which RPC's streams", default="GetWorkItems", choices=METHODS),
+          "direction": F("choice", "to_sdk, to_fake or both", default="both", choices=H2_DIRECTIONS),
+          "for": _FOR},
+         apply=steps.stall_stream, needs=("h2proxy",)),
+]
 ACTIONS = [
     Kind("stop_worker", "action", "the app stops the worker (worker.stop()); the step ends when stop() "
          "returns (the harness waits up to 30 s, not scaled: it is a bound, not a behaviour).", {},
@@ -155,8 +191,8 @@ ACTIONS = [
     Kind("mark", "action", "only a marker in the timeline.", {},
          apply=steps.mark),
 ]
-STEP_KINDS: dict[str, Kind] = {k.name: k for k in NETWORK + SERVER + ACTIONS}
-FAULTS = [k.name for k in NETWORK + SERVER]
+STEP_KINDS: dict[str, Kind] = {k.name: k for k in NETWORK + SERVER + FRAMES + ACTIONS}
+FAULTS = [k.name for k in NETWORK + SERVER + FRAMES]
 ACTION_NAMES = [k.name for k in ACTIONS]
 
 _AFTER = F("ref", "reference point: \"start\"; \"step N\" (when step N began; its last repetition unless "

@@ -22,8 +22,9 @@ METHODS = ("Hello", "StartInstance", "GetInstance", "WaitForInstanceStart", "Wai
            "RaiseEvent", "TerminateInstance", "PurgeInstances", "GetWorkItems", "CompleteActivityTask",
            "CompleteOrchestratorTask", "AbandonTaskActivityWorkItem", "AbandonTaskOrchestratorWorkItem")
 STREAM_DIRS = ("both", "upstream", "downstream")
-# HTTP/2 RST_STREAM error code -> the status grpc-core gives the client for it (status_conversion.cc);
-# the fake cannot send RST_STREAM, so it aborts the stream with that status instead.
+# HTTP/2 RST_STREAM error code -> the status grpc-core gives the client for it (status_conversion.cc),
+# confirmed with real frames through harness/net/h2proxy (tests/net/test_h2proxy.py); the rst_stream
+# kind sends the real frame, this table names what the SDK should see.
 RST_STREAM_STATUS = {"CANCEL": "CANCELLED", "NO_ERROR": "INTERNAL", "REFUSED_STREAM": "UNAVAILABLE",
                      "ENHANCE_YOUR_CALM": "RESOURCE_EXHAUSTED", "INTERNAL_ERROR": "INTERNAL",
                      "PROTOCOL_ERROR": "INTERNAL"}
@@ -96,7 +97,8 @@ class Kind:
     and the tolerance). ``needs`` says what the file and the run must provide: "activities" (a
     workload activity or a queue_activities step), "long_poll" ([workload.long_poll]), "probe" (a
     probe activity queued at ``after``, which must then be a planned time), "tcp_samples" (the SDK
-    process's TCP connections sampled during the run)."""
+    process's TCP connections sampled during the run). A step kind's ``needs`` "h2proxy": the run puts
+    the HTTP/2 frame-level fault proxy between Toxiproxy and the fake (``run.h2``)."""
 
     name: str
     group: str  # network | server | action | check

@@ -185,6 +185,7 @@ class ScenarioRun:
         self.fake: Any = None
         self.link: Any = None
         self.driver: Any = None
+        self.h2: Any = None  # harness.net.h2proxy.H2Proxy when a step needs real HTTP/2 frames
         self.t_start = 0.0
         self.stopping = threading.Event()
         self.cutoffs = IdleCutoffs(self)
@@ -275,14 +276,19 @@ class ScenarioRun:
                 "client_options": sc.client_options, "health_ping_every_s": sc.health_ping_every,
                 "lease_mode": sc.lease_mode, "lease_s": sc.lease_s, "scenario_text": _text_of(sc.path)}
 
+    @property
+    def needs_h2proxy(self) -> bool:
+        """A step of the file sends real HTTP/2 frames: the frame-level proxy goes in the path."""
+        return any("h2proxy" in st.kind.needs for st in self.sc.steps)
+
     # -- the rig; stopped in reverse by ``stack`` -------------------------------------------------
     def _start_parts(self, stack: contextlib.ExitStack) -> None:
         parts = stack.enter_context(rig.whole_rig(
             self.history, sdk=self.sdk, log_dir=self.log_dir, patches=self.patches,
             toxiproxy_client=self.toxiproxy, toxiproxy_url=self.toxiproxy_url, toxiproxy_bin=self.toxiproxy_bin,
             toxiproxy_mode=self.toxiproxy_mode,
-            cache_dir=self.cache_dir, proxy_prefix="repro"))
-        self.fake, self.link, self.driver = parts.fake, parts.link, parts.driver
+            cache_dir=self.cache_dir, proxy_prefix="repro", h2=self.needs_h2proxy))
+        self.fake, self.link, self.driver, self.h2 = parts.fake, parts.link, parts.driver, parts.h2
         # Faults still in force and background threads go before the parts they act on.
         stack.callback(self._clear_all)
 

@@ -31,6 +31,7 @@ from harness.repro.kinds import (
     CHECKS,
     CHECKS_LIST,
     FAULTS,
+    FRAMES,
     NETWORK,
     SERVER,
     STEP_KINDS,
@@ -621,6 +622,7 @@ def vocabulary() -> str:
     """The whole vocabulary as text (``python -m harness repro --vocabulary``), from kinds.py."""
     out = []
     for title, kinds in (("FAULTS (network, through Toxiproxy)", NETWORK), ("FAULTS (server, the fake)", SERVER),
+                         ("FAULTS (HTTP/2 frames, through the frame-level fault proxy)", FRAMES),
                          ("ACTIONS", ACTIONS), ("CHECKS ([[expect]] check = ...)", CHECKS_LIST)):
         out.append(title)
         for k in kinds:

@@ -19,9 +19,10 @@ from typing import Any
 import grpc
 
 from fakes.faults import Abort, AbortAfter, Hang
+from fakes.pb import SERVICE
 from harness.history import FAKE, SCENARIO
 from harness.net.conn import Conn, ConnectionFaults, established_to
-from harness.repro.model import RST_STREAM_CODES, RST_STREAM_STATUS, Step, Undo
+from harness.repro.model import Step, Undo
 
 MONITOR_PERIOD_S = 0.01  # idle cut-off rule resolution (not scaled: a machine latency)
 STOP_BOUND_S = 30.0  # how long stop_worker may take before the run is an ERROR (not scaled)
@@ -128,10 +129,43 @@ def end_stream_ok(run: Any, st: Step, occ: int) -> None:
     _end_open_streams(run, st, "OK", st.params["message"])
 
 
+# -- HTTP/2 frames: the frame-level fault proxy (harness/net/h2proxy) is in the path of a run whose file
+# uses one of these kinds (their Kind ``needs`` "h2proxy"; the runner asks rig.whole_rig for it).
+RST_WAIT_S = 5.0  # how long rst_stream waits for an open stream of the method (not scaled: a machine wait)
+
+
+def _path(method: str) -> str:
+    return f"/{SERVICE}/{method}"
+
+
 def rst_stream(run: Any, st: Step, occ: int) -> None:
-    code = st.params["error_code"]
-    _end_open_streams(run, st, RST_STREAM_STATUS[code], f"Received RST_STREAM with error code {RST_STREAM_CODES[code]}",
-                      approximates=f"RST_STREAM({code})")
+    p = st.params
+
+    def reset() -> None:  # may wait for the stream (e.g. its response headers): not on the agenda's thread
+        run.h2.rst_stream(_path(p["method"]), p["error_code"], after_response_headers=p["after_headers"],
+                          timeout=RST_WAIT_S)
+    run.background("rst_stream", reset)
+
+
+def h2_goaway(run: Any, st: Step, occ: int) -> None:
+    p = st.params
+    run.h2.goaway(p["error_code"], last_stream_id=p["last_stream_id"], debug_data=p["debug"].encode(),
+                  close=p["close"])
+
+
+def withhold_pings(run: Any, st: Step, occ: int) -> Undo:
+    return _scoped(run.h2.withhold_pings())
+
+
+def keepalive_policy(run: Any, st: Step, occ: int) -> Undo:
+    p = st.params
+    return _scoped(run.h2.keepalive_policy(min_time_without_data=p["min_ping_interval_ms"] / 1000.0,
+                                           max_strikes=p["max_strikes"],
+                                           permit_without_calls=p["permit_without_calls"]))
+
+
+def stall_stream(run: Any, st: Step, occ: int) -> Undo:
+    return _scoped(run.h2.stall_stream(_path(st.params["method"]), st.params["direction"]))
 
 
 def goaway(run: Any, st: Step, occ: int) -> None:

@@ -91,6 +91,24 @@ def test_server_stream_faults_end_every_open_stream_through_the_fakes_hook():
     sc = parse_scenario(_raw(BASE + """
         [[step]]
         at = 0
+        fault = "abort_stream"
+        code = "UNAVAILABLE"
+        message = "stream timeout"
+        [[expect]]
+        check = "reconnected_within"
+        after = "server_close"
+        within = 1
+        """))
+    run = _Run(sc, History("t"))
+    run._step_start(sc.steps[0], 0)
+    assert run.fake.calls == [(cid, "UNAVAILABLE", "stream timeout", {"fault": "AbortStream", "step": 1})
+                              for cid in (7, 9)]
+
+
+def test_frame_faults_put_the_h2_proxy_in_the_path_and_reset_the_streams_there():
+    sc = parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 0
         fault = "rst_stream"
         error_code = "NO_ERROR"
         [[expect]]
@@ -99,10 +117,21 @@ def test_server_stream_faults_end_every_open_stream_through_the_fakes_hook():
         within = 1
         """))
     run = _Run(sc, History("t"))
+    assert run.needs_h2proxy and not _Run(parse_scenario(_raw(BASE + """
+        [[step]]
+        at = 0
+        action = "mark"
+        [[expect]]
+        check = "no_request_after"
+        after = "step 1"
+        """)), History("u")).needs_h2proxy
+    resets = []
+    run.h2 = SimpleNamespace(rst_stream=lambda path, code, **kw: resets.append((path, code, kw)))
+    run.background = lambda name, fn: fn()  # synchronously, for the test
     run._step_start(sc.steps[0], 0)
-    msg = "Received RST_STREAM with error code 0"
-    assert run.fake.calls == [(cid, "INTERNAL", msg, {"fault": "RstStream", "step": 1,
-                                                     "approximates": "RST_STREAM(NO_ERROR)"}) for cid in (7, 9)]
+    assert resets == [("/TaskHubSidecarService/GetWorkItems", "NO_ERROR",
+                       {"after_response_headers": True, "timeout": 5.0})]
+    assert run.fake.calls == []  # no approximation through the fake any more
 
 
 def test_checks_are_evaluated_through_the_table():

@@ -215,7 +215,7 @@ def test_vocabulary_lists_every_kind():
     text = schema.vocabulary()
     for name in list(schema.STEP_KINDS) + list(schema.CHECKS):
         assert f"  {name}:" in text
-    assert "APPROXIMATES" in text  # rst_stream says what it does instead
+    assert "FAULTS (HTTP/2 frames" in text and "  rst_stream:" in text  # real frames now, no approximation
 
 
 # -- one real run through the CLI ------------------------------------------------------------------
