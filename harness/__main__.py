@@ -42,10 +42,15 @@ def main(argv: list[str] | None = None) -> int:
                     "conformance test's history (saved by the pytest plugin, --keep-histories) or a field "
                     "report's (written by `python -m harness repro`). Each verdict is printed with its "
                     "evidence, the recorded and the recomputed outcome, and whether they agree.",
-        epilog="exit codes:\n  0  every verdict passes\n  1  a verdict fails\n"
-               "  3  none fails, but a recomputed verdict differs from the recorded one (the history was judged "
-               "by\n     another version of the checks, or edited)\n"
-               "  2  the history (or the scenario file it needs) cannot be read; the message names the fix")
+        epilog="exit codes:\n  0  every verdict passes, or REPRODUCED (a field file's expected failure "
+               "reproduced)\n  1  a verdict fails, or FAIL of an expected failure (another check failed too)\n"
+               "  6  FIXED: a field file's expected failure no longer reproduces (as `repro` exits)\n"
+               "  3  none of these, but a recomputed verdict differs from the recorded one (the history was "
+               "judged by\n     another version of the checks, or edited)\n"
+               "  2  the history (or the scenario file it needs) cannot be read; the message names the fix\n"
+               "A field history whose file says expected = \"fail\" is judged as `repro` judged it "
+               "(harness/repro/runner.py\njudge_outcome, for the SDK the run used): REPRODUCED, FIXED or FAIL, "
+               "with the reason.")
     c.add_argument("history", type=Path, metavar="HISTORY.json", help="a saved history (histories/<test>.json, "
                    "<repro out>/history.json)")
     c.add_argument("--scenario", type=Path, default=None, metavar="FILE",
@@ -98,10 +103,12 @@ DOCKER_COMMANDS = ("rig", "docker-clean")
 def add_repro_command(sub: argparse._SubParsersAction) -> None:
     """`repro FILE...`: its options (the SDK build ones are shared with pytest: harness/options.py)."""
     r = sub.add_parser("repro", help="run a field-report scenario file against an SDK build",
-                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 1 FAIL or NOT "
+                       description="Run scenario files (see scenarios/README.md). Exit code: 0 PASS, 0 also "
+                                   "REPRODUCED (an expected failure reproduced), 1 FAIL or NOT "
                                    "IMPLEMENTED (the build lacks a promised option), 2 invalid file or usage, "
                                    "3 NOT APPLICABLE (an optional feature missing), 4 ERROR (could not run), "
-                                   "5 INCONCLUSIVE (the driver cannot observe the build).")
+                                   "5 INCONCLUSIVE (the driver cannot observe the build), 6 FIXED (an expected "
+                                   "failure no longer reproduces).")
     r.add_argument("files", nargs="*", type=Path, metavar="FILE")
     add_sdk_options(r.add_argument)
     r.add_argument("--out", type=Path, default=None,
@@ -120,6 +127,10 @@ def add_repro_command(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--validate", action="store_true", help="only validate the files; start nothing")
     r.add_argument("--vocabulary", action="store_true", help="print every fault, action and check with its fields")
     r.add_argument("--quiet", action="store_true", help="no live step lines")
+    r.add_argument("--sdk-patch", metavar="FILE", action="append", default=[],
+                   help="(for the suite's own tests) exec FILE in the driver process to build a deliberately "
+                        "broken SDK variant (harness/drivers/python/mutants/); repeatable; the verdict says the "
+                        "build was patched")
 
 
 def _parse(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction,

@@ -14,9 +14,17 @@ Two kinds of history are understood:
   tolerance; the file's expectations are evaluated again (``harness.repro.expect.evaluate``), so the
   file must be at the path the history names or be given with ``--scenario FILE``.
 
-Exit codes: 0 every verdict passes; 1 a verdict fails (disagreements are still listed); 3 none fails
-but a recomputed verdict differs from the recorded one (the history was judged by another version of
-the checks, or was edited); 2 the input cannot be read or judged (the message names the fix).
+A field-report history whose file declares ``expected = "fail"`` (meta ``expected_failure``) is judged
+as the run judged it (``harness.repro.runner.judge_outcome`` on the re-judged verdicts, for the SDK the
+run used, meta ``sdk_under_test``): its stated checks are meant to fail, so a run that failed exactly as
+stated is REPRODUCED, not FAIL.
+
+Exit codes: 0 every verdict passes (or REPRODUCED: an expected failure reproduced); 1 a verdict fails
+(or FAIL of an expected failure: another check failed too, or a stated one was not evaluated;
+disagreements are still listed); 6 FIXED (an expected failure's stated checks pass now: the same code as
+``python -m harness repro``); 3 none of these, but a recomputed verdict differs from the recorded one
+(the history was judged by another version of the checks, or was edited); 2 the input cannot be read or
+judged (the message names the fix).
 
 May import: harness.history, harness.checks, harness.repro; harness.report.timeline lazily (--html).
 """
@@ -35,6 +43,10 @@ from harness.checks.verdict import RECORDED_CHECKS, CallCodecError, Verdict, dec
 from harness.history import History
 
 EXIT_PASS, EXIT_FAIL, EXIT_INVALID, EXIT_DISAGREE = 0, 1, 2, 3
+# The verdicts of an expected failure and FIXED's exit code, as harness.repro.runner has them (a test keeps
+# them equal); copied, not imported, because the runner pulls in the whole rig and this command runs nothing.
+PASS, REPRODUCED, FIXED = "PASS", "REPRODUCED", "FIXED"
+EXIT_FIXED = 6
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # scenario paths in histories are relative to it
 _CHECK_MODULE = re.compile(r"harness\.checks(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
@@ -85,15 +97,26 @@ class Recheck:
     kind: str  # "conformance test" | "field-report scenario"
     items: list[Rejudged]
     header: list[str] = field(default_factory=list)
+    # (verdict, reason) of runner.judge_outcome when the file declares an expected failure: REPRODUCED,
+    # FIXED or FAIL (PASS when it is declared for other SDKs only); None: each verdict counts on its own.
+    outcome: tuple[str, str] | None = None
 
     @property
     def exit_code(self) -> int:
-        if any(not it.verdict.ok for it in self.items):
+        if self.outcome is not None:
+            verdict = self.outcome[0]
+            if verdict == FIXED:
+                return EXIT_FIXED
+            if verdict not in (PASS, REPRODUCED):
+                return EXIT_FAIL
+        elif any(not it.verdict.ok for it in self.items):
             return EXIT_FAIL
         return EXIT_DISAGREE if any(it.disagrees for it in self.items) else EXIT_PASS
 
     @property
     def result(self) -> str:
+        if self.exit_code in (EXIT_PASS, EXIT_FAIL, EXIT_FIXED) and self.outcome is not None:
+            return self.outcome[0]
         return {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_DISAGREE: "DISAGREES"}[self.exit_code]
 
     def summary(self) -> str:
@@ -111,6 +134,8 @@ class Recheck:
         if bad:
             line += (f"; {bad} disagree(s) with the recorded verdict (judged by another version of the "
                      "checks, or the history was edited)")
+        if self.outcome is not None and self.outcome[1]:
+            line += f"\n{self.outcome[1]}"
         return line
 
     def text(self) -> str:
@@ -354,7 +379,27 @@ def recheck_scenario(history: History, path: Path, scenario: Path | None = None)
     head = [f"re-judging {path}: field-report scenario {file} (scale {sc.scale:g}, tolerance {tolerance}s)",
             f"  recorded verdict {m.get('verdict', '?')}, {len(history)} events, {len(recorded)} recorded "
             f"verdict(s), {len(now)} recomputed"]
-    return Recheck(history, "field-report scenario", _pair(recorded, now), head)
+    if m.get("sdk_patches"):  # `repro --sdk-patch`: the verdicts are about a broken variant, not the release
+        head.append(f"  SDK patched: {', '.join(map(str, m['sdk_patches']))} (a deliberately broken variant)")
+    items = _pair(recorded, now)
+    outcome = None
+    if m.get("expected_failure") or sc.expected_failure is not None:
+        outcome = _expected_failure_outcome(sc, items, history, path)
+        head.append(f"  expected = \"fail\" ([expected_failure]): judged as the run was, for the SDK it ran "
+                    f"against ({m.get('sdk_under_test')})")
+    return Recheck(history, "field-report scenario", items, head, outcome)
+
+
+def _expected_failure_outcome(sc: Any, items: list[Rejudged], history: History, path: Path) -> tuple[str, str]:
+    """``runner.judge_outcome`` on the re-judged verdicts: the file's stated checks must fail for the
+    SDK the run used (meta.sdk_under_test; an expected failure may hold for some SDKs only)."""
+    from harness.repro.runner import judge_outcome
+    if "sdk_under_test" not in history.meta:
+        raise InvalidInput(f"{path}: the scenario declares an expected failure but meta.sdk_under_test (the --sdk "
+                           "name the run used) is missing, so which SDK it holds for cannot be told; the file "
+                           "was edited or written by an older harness. Attach the original history, or re-run "
+                           "the file with `python -m harness repro`.")
+    return judge_outcome(sc, [it.verdict for it in items], history.meta["sdk_under_test"])
 
 
 def _evaluated_len(recorded: list[Verdict]) -> int | None:

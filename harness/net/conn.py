@@ -9,11 +9,14 @@ so this module does it in the kernel's packet filter, matched on the connection'
     conn = faults.connection_of(driver, fake_port)        # the SDK's own socket to that port
     with faults.blackhole(conn):                           # DROP both directions of that 4-tuple
         ...                                                # new connections to fake_port still work
+    with faults.blackhole(conn, stream="upstream"):        # DROP only what the client (SDK) sends
+        ...
     faults.reset(conn)                                     # one real RST (ss -K), now
 
 Mechanism (``blackhole``): a dedicated iptables chain ``DTC<pid>-<n>`` (the pid keeps parallel
-pytest-xdist workers apart) holds two ``DROP`` rules, one per direction of the 4-tuple
-(``-p tcp -s A --sport a -d B --dport b``), and is jumped to from the ``INPUT`` chain of the filter
+pytest-xdist workers apart) holds one ``DROP`` rule per dropped direction of the 4-tuple
+(``-p tcp -s A --sport a -d B --dport b``; ``stream`` "both" (default), "upstream" = client -> server
+only, "downstream" = server -> client only), and is jumped to from the ``INPUT`` chain of the filter
 table. Loopback packets traverse OUTPUT on send and INPUT on delivery; dropping them at INPUT models a
 middlebox drop: the sender's send() succeeds (data is queued, TCP retransmits), nothing arrives, no
 error is reported to either end, and no RST or FIN is ever sent. ``-w`` waits for the xtables lock, so
@@ -31,10 +34,14 @@ Measured on Linux loopback (tests/net/test_conn.py prints the numbers):
   about the time the fault lasted later (for a 2 s hold we measured ~0.3-1.3 s). This is "stall then
   resume", the opposite of Toxiproxy's black hole ("stall then drop"). An idle connection with nothing
   to retransmit resumes at once.
+- one direction only (``stream="upstream"`` or ``"downstream"``): the dropped direction's bytes never
+  arrive while the other direction's do, at once. The dropped direction carries that end's ACKs too, so
+  the other end's sender never hears that its bytes arrived and keeps retransmitting them (the receiver
+  discards the duplicates): the asymmetric path of a one-way middlebox failure.
 
 History vocabulary (source NETWORK): the one written by harness/net/recorder.py for link faults too
 (same events, same fault_id counter). A connection fault's fields: fault, fault_id, scope "connection",
-type ("iptables_drop"), stream ("both"), four_tuple, local, local_port, peer, peer_port, chain,
+type ("iptables_drop"), stream ("both", "upstream" or "downstream"), four_tuple, local, local_port, peer, peer_port, chain,
 attributes; ``fault_end`` adds ``dropped_packets``. ``reset`` records one ``tcp_reset`` (scope "connection").
 
 Needs root (CAP_NET_ADMIN) and iptables (``apt-get install -y iptables``); ``ConnFaultUnavailable``
@@ -65,6 +72,9 @@ IPTABLES_TIMEOUT_S = 10.0
 CHAIN_PREFIX = "DTC"
 HOOK_CHAIN = "INPUT"
 INSTALL_HINT = "install it with `apt-get install -y iptables` (Debian/Ubuntu) and run as root"
+# Which directions of a connection ``blackhole`` drops, named from its client ("local") end, as the link
+# faults name them (harness/net/link.py): upstream = client -> server.
+STREAMS = ("both", "upstream", "downstream")
 _live_chains: set[tuple[str, str]] = set()  # (tool, chain) created by this process and not yet removed
 _live_lock = threading.Lock()
 
@@ -216,10 +226,11 @@ class ConnFault:
     conn: Conn
     chain: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
+    stream: str = "both"  # which directions are dropped (STREAMS)
 
     def describe(self) -> dict[str, Any]:
         c = self.conn
-        return {"fault": self.name, "fault_id": self.fault_id, "type": self.type, "stream": "both",
+        return {"fault": self.name, "fault_id": self.fault_id, "type": self.type, "stream": self.stream,
                 "four_tuple": c.four_tuple, "local": c.local, "local_port": c.local_port, "peer": c.peer,
                 "peer_port": c.peer_port, "chain": self.chain, "attributes": self.attributes,
                 "scope": "connection"}
@@ -248,23 +259,31 @@ class ConnectionFaults:
         _run(tool, "-S", HOOK_CHAIN)
 
     # -- black hole -------------------------------------------------------------------------------
-    def blackhole(self, conn: Any, *, fault: str = "conn_blackhole") -> AbstractContextManager[ConnFault]:
-        """Drop every packet of this ONE connection, both directions, for the ``with`` body.
+    def blackhole(self, conn: Any, *, stream: str = "both",
+                  fault: str = "conn_blackhole") -> AbstractContextManager[ConnFault]:
+        """Drop every packet of this ONE connection for the ``with`` body: both directions, or with
+        ``stream="upstream"`` only what its client ("local") end sends, ``"downstream"`` only what it
+        receives.
 
         Other connections (including new ones to the same port) are untouched. Nothing is closed:
         when the scope ends the connection resumes at TCP's next retransmission (module docstring)."""
+        if stream not in STREAMS:
+            raise ValueError(f"stream must be one of {', '.join(STREAMS)} (upstream = client -> server), "
+                             f"not {stream!r}")
         c = as_conn(conn)
         tool = _tool(c.ipv6)
-        f = ConnFault(fault, next_fault_id(), "iptables_drop", c)
+        f = ConnFault(fault, next_fault_id(), "iptables_drop", c, stream=stream)
         f.chain = f"{CHAIN_PREFIX}{os.getpid()}-{f.fault_id}"
+        up = (c.local, c.local_port, c.peer, c.peer_port)
+        down = (c.peer, c.peer_port, c.local, c.local_port)
+        directions = {"both": (up, down), "upstream": (up,), "downstream": (down,)}[stream]
 
         def apply() -> None:
             with _live_lock:
                 _live_chains.add((tool, f.chain))
             try:
                 _run(tool, "-N", f.chain)
-                for (sa, sp, da, dp) in ((c.local, c.local_port, c.peer, c.peer_port),
-                                         (c.peer, c.peer_port, c.local, c.local_port)):
+                for (sa, sp, da, dp) in directions:
                     _run(tool, "-A", f.chain, "-p", "tcp", "-s", sa, "--sport", str(sp), "-d", da,
                          "--dport", str(dp), "-j", "DROP")
                 _run(tool, "-I", HOOK_CHAIN, "1", "-j", f.chain)

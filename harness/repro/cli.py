@@ -42,11 +42,8 @@ def repro(args: Any) -> int:
             print(f"{sc.path}: valid ({len(sc.steps)} steps, {len(sc.expects)} expectations, scale {sc.scale:g}, "
                   f"runs {sc.duration:.2f}s)")
         return 0
-    patches = [str(Path(p).resolve()) for p in getattr(args, "sdk_patch", None) or []]
-    missing = [p for p in patches if not Path(p).is_file()]
-    if missing:
-        print(f"error: --sdk-patch {', '.join(missing)}: no such file (the broken variants are in "
-              "harness/drivers/python/mutants/)", file=sys.stderr)
+    patches = _patch_files(args.sdk_patch)
+    if patches is None:
         return 2
     # 2. The SDK build of each file: --sdk, else the SDK its report is about (else the reference build).
     from harness.paths import default_cache_dir
@@ -59,7 +56,7 @@ def repro(args: Any) -> int:
         return 2
     patched = patched_text(patches)
     # 3. Run them, one after the other.
-    from harness.repro.output import compact_timeline, default_out_dir, verdict_text, write_outputs
+    from harness.repro.output import default_out_dir
     from harness.repro.runner import ScenarioRun
     codes, results = [], []
     for sc, pick in runs:
@@ -81,26 +78,30 @@ def repro(args: Any) -> int:
         out = run.run()
         if out.history is not None:
             out.history.meta["sdk_patches"] = [Path(p).name for p in patches]
-        if folder is None:
-            folder = default_out_dir(args.out or Path("histories") / "repro", out)
-        files = write_outputs(out, folder)
-        if out.history is not None:
-            print(compact_timeline(out.history, sc.scale, limit=60))
-        print()
-        print(verdict_text(out))
-        if patches:
-            print(patched)
-        print(f"output: {folder}/")
-        for k, p in files.items():
-            print(f"  {k:14} {p}")
-        if "timeline" not in files:
-            print("  (no timeline picture: harness/report/timeline/ is not available; the history JSON has it all)")
+        _save_and_show(out, folder or default_out_dir(args.out or Path("histories") / "repro", out), patches)
         codes.append(out.exit_code)
         results.append(f"{sc.name}: {out.verdict} against {builds[pick.sdk].label}"
                        + (" (patched)" if patches else "") + f" (exit {out.exit_code})")
     if len(scenarios) > 1:
         print("\nsummary:\n  " + "\n  ".join(results))
     return max(codes) if any(codes) else 0
+
+
+def _save_and_show(out: Any, folder: Path, patches: list[str]) -> None:
+    """Write the run's outputs into ``folder`` and print its timeline, verdict and files."""
+    from harness.repro.output import compact_timeline, verdict_text, write_outputs
+    files = write_outputs(out, folder)
+    if out.history is not None:
+        print(compact_timeline(out.history, out.scenario.scale, limit=60))
+    print()
+    print(verdict_text(out))
+    if patches:
+        print(patched_text(patches))
+    print(f"output: {folder}/")
+    for k, p in files.items():
+        print(f"  {k:14} {p}")
+    if "timeline" not in files:
+        print("  (no timeline picture: harness/report/timeline/ is not available; the history JSON has it all)")
 
 
 def _builds(scenarios: list[Any], choice: Any, cache: Path) -> tuple[list[tuple[Any, Any]], dict[str, Any]] | int:
@@ -131,6 +132,18 @@ def patched_text(patches: list[str]) -> str:
     """The line a patched run's verdict carries (the conformance gate's words: harness/report/gate.py)."""
     names = ", ".join(Path(p).name for p in patches) or "none"
     return f"SDK patched: {names}" + (" (a deliberately broken variant, not the release)" if patches else "")
+
+
+def _patch_files(given: list[Any]) -> list[str] | None:
+    """--sdk-patch as absolute paths (the driver runs in another folder), or None after saying which is
+    not there."""
+    patches = [str(Path(p).resolve()) for p in given]
+    missing = [p for p in patches if not Path(p).is_file()]
+    if missing:
+        print(f"error: --sdk-patch {', '.join(missing)}: no such file (the broken variants are in "
+              "harness/drivers/python/mutants/)", file=sys.stderr)
+        return None
+    return patches
 
 
 def _loads_patches(builds: dict[str, Any], patches: list[str]) -> bool:

@@ -272,3 +272,135 @@ def test_scenario_file_needed(tmp_path, capsys):
     assert code == EXIT_INVALID and "s.toml, which is not here" in err and "--scenario FILE" in err
     code, out, _ = check(capsys, str(path), "--scenario", str(moved))
     assert code == EXIT_FAIL and "[FAIL] expect 1 (reconnected_within)" in out and "as recorded" in out
+
+
+# -- field-report histories of an expected failure (expected = "fail") ------------------------------
+EXPECTED_FAIL_FILE = """
+title = "t"
+source = ["x#1"]
+sdk = "python"
+expected = "fail"
+scale = 1.0
+duration = 5
+
+[[step]]
+at = 1
+fault = "abort_stream"
+code = "UNAVAILABLE"
+
+[[expect]]
+check = "reconnected_within"
+after = "step 1"
+within = 0.5
+
+[[expect]]
+check = "reconnected_within"
+after = "step 1"
+within = 2.0
+
+[expected_failure]
+kind = "known-defect"
+check = ["expect 1"]
+sdks = ["python"]
+reason = "the build reconnects late"
+report = "https://example.invalid/issues/1"
+"""
+
+
+def expected_failure_history(tmp_path: Path, reconnect_after: float, sdk: str = "python") -> Path:
+    """A history as `python -m harness repro` saves it for EXPECTED_FAIL_FILE run against ``sdk``:
+    expect 1 (within 0.5 s, the stated failure) and expect 2 (within 2 s) judged by the runner."""
+    from harness.repro.expect import evaluate
+    from harness.repro.runner import judge_outcome
+    from harness.repro.schema import load_scenario
+    file = tmp_path / "ef.toml"
+    file.write_text(textwrap.dedent(EXPECTED_FAIL_FILE))
+    sc = load_scenario(file)
+    h = History(f"repro:{sc.name}")
+    h.t0 = T0
+    h.record(SCENARIO, "scenario_start", t=T0, scale=1.0, title="t", duration_s=5.0)
+    h.record(FAKE, "rpc_start", t=T0 + 0.1, method="GetWorkItems", call_id=1)
+    h.record(SCENARIO, "step", t=T0 + 1.0, step=1, occurrence=0, phase="start", name="abort_stream")
+    h.record(FAKE, "rpc_start", t=T0 + 1.0 + reconnect_after, method="GetWorkItems", call_id=2)
+    verdicts = evaluate(sc, h, 0.25)
+    verdict, reason = judge_outcome(sc, verdicts, sdk)
+    ef = sc.expected_failure
+    assert ef is not None
+    # As harness/repro/runner.py stores them (_meta and _finish).
+    h.meta.update({"scenario": str(file), "scale": 1.0, "tolerance_s": 0.25, "expected": "fail",
+                   "expected_failure": {"kind": ef.kind, "expects": list(ef.expects), "reason": ef.reason,
+                                        "report": ef.report, "sdks": list(ef.sdks)},
+                   "sdk_under_test": sdk, "verdict": verdict, "verdict_reason": reason,
+                   "verdicts": [{"check": v.check, "ok": v.ok, "summary": v.summary, "measured": v.measured}
+                                for v in verdicts]})
+    return h.save(tmp_path / "out" / "history.json")
+
+
+def test_exit_codes_are_those_of_repro():
+    from harness import recheck
+    from harness.repro import runner
+    assert (recheck.PASS, recheck.REPRODUCED, recheck.FIXED) == (runner.PASS, runner.REPRODUCED, runner.FIXED)
+    assert recheck.EXIT_FIXED == runner.EXIT_CODES[runner.FIXED]
+    assert EXIT_PASS == runner.EXIT_CODES[runner.REPRODUCED] and EXIT_FAIL == runner.EXIT_CODES[runner.FAIL]
+
+
+def test_reproduced_history_rejudged_reproduced(tmp_path, capsys):
+    # Reconnected 1.2 s after the fault: expect 1 (0.5 s, the stated failure) fails, expect 2 (2 s) passes.
+    path = expected_failure_history(tmp_path, 1.2)
+    assert json.loads(path.read_text())["meta"]["verdict"] == "REPRODUCED"
+    code, out, _ = check(capsys, str(path))
+    assert code == EXIT_PASS, out
+    assert "[FAIL] expect 1 (reconnected_within)" in out and "[PASS] expect 2 (reconnected_within)" in out
+    assert out.count("as recorded") == 2
+    assert "judged as the run was, for the SDK it ran against (python)" in out
+    last = out.strip().splitlines()
+    assert last[-2].startswith("RE-JUDGED REPRODUCED: 2 verdict(s), 1 PASS, 1 FAIL"), out
+    assert last[-1].startswith("reproduced (expected failure): the known-defect (https://example.invalid/issues/1)")
+    assert "the build reconnects late" in last[-1]
+
+
+def test_expected_failure_that_passes_now_is_fixed_exit_6(tmp_path, capsys):
+    from harness.recheck import EXIT_FIXED
+    path = expected_failure_history(tmp_path, 1.2)
+
+    def earlier_reconnect(raw: dict[str, Any]) -> None:  # as if the build had reconnected in time
+        ev = next(e for e in raw["events"] if e["kind"] == "rpc_start" and e["data"]["call_id"] == 2)
+        ev["t"] = T0 + 1.3
+    edit(path, earlier_reconnect)
+    code, out, _ = check(capsys, str(path))
+    assert code == EXIT_FIXED, out
+    assert "outcome: recorded FAIL, now PASS" in out  # the disagreement is still listed
+    assert "RE-JUDGED FIXED: 2 verdict(s), 2 PASS, 0 FAIL" in out
+    assert "FIXED: the build no longer reproduces the known-defect" in out and "Update the file" in out
+
+
+def test_expected_failure_with_another_check_failing_is_fail(tmp_path, capsys):
+    # Reconnected 3 s after the fault: expect 2 fails too, so the run did not fail for the stated reason.
+    path = expected_failure_history(tmp_path, 3.0)
+    code, out, _ = check(capsys, str(path))
+    assert code == EXIT_FAIL, out
+    assert "RE-JUDGED FAIL: 2 verdict(s), 0 PASS, 2 FAIL" in out
+    assert "expected to fail only for the known-defect" in out and "expect 2 (reconnected_within): reconnected within 2.250s failed too" in out
+
+
+def test_expected_failure_of_another_sdk_is_judged_plainly(tmp_path, capsys):
+    # The file's expected failure holds for python only: a js run that failed expect 1 is a plain FAIL.
+    path = expected_failure_history(tmp_path, 1.2, sdk="js")
+    code, out, _ = check(capsys, str(path))
+    assert code == EXIT_FAIL, out
+    assert "RE-JUDGED FAIL: 2 verdict(s), 1 PASS, 1 FAIL" in out and "for the SDK it ran against (js)" in out
+
+
+def test_patched_build_is_named_in_the_header(tmp_path, capsys):
+    path = expected_failure_history(tmp_path, 1.2)
+    edit(path, lambda raw: raw["meta"].update(sdk_patches=["worker_hello_no_deadline.py"]))
+    code, out, _ = check(capsys, str(path))
+    assert code == EXIT_PASS and "SDK patched: worker_hello_no_deadline.py (a deliberately broken variant)" in out
+
+
+def test_expected_failure_without_the_sdk_it_ran_against_exits_2(tmp_path, capsys):
+    path = expected_failure_history(tmp_path, 1.2)
+    edit(path, lambda raw: raw["meta"].pop("sdk_under_test"))
+    code, out, err = check(capsys, str(path))
+    assert code == EXIT_INVALID and out == ""
+    assert "meta.sdk_under_test" in err and "python -m harness repro" in err, err

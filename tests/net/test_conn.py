@@ -90,6 +90,45 @@ def test_blackhole_stalls_one_connection_new_connections_work_and_it_resumes(ser
         s.close()
 
 
+@pytest.mark.parametrize("stream", ["upstream", "downstream"])
+def test_one_direction_blackhole_drops_only_that_direction(server, stream):
+    h = History("connfaults")
+    c, s = _pair(server)  # c is the client ("local") end: upstream = c -> s
+    dropped_from, dropped_to, open_from, open_to = (c, s, s, c) if stream == "upstream" else (s, c, c, s)
+    with ConnectionFaults(h).blackhole(_conn(c), stream=stream) as f:
+        rules = connfaults._run(connfaults._tool(False), "-S", f.chain).stdout.count("-j DROP")
+        t_fault = time.monotonic()
+        dropped_from.sendall(b"lost")
+        open_from.sendall(b"kept")
+        got_open = _recv_within(open_to, 10, 1.0)
+        t_open = time.monotonic()
+        got_dropped = _recv_within(dropped_to, 10, 1.0)
+    t_heal = time.monotonic()
+    assert rules == 1, f"{rules} DROP rules for stream={stream}"
+    assert got_open == b"kept", f"{stream} black hole: the other direction's bytes did not arrive"
+    assert got_dropped == b"", f"{stream} bytes crossed the {stream} black hole"
+    assert _our_chains() == []
+    got_late = _recv_within(dropped_to, 10, 10.0)  # retransmitted once the rule is gone
+    t_late = time.monotonic()
+    assert got_late == b"lost", got_late
+    print(f"\nmeasured {stream} only: the other direction delivered in {t_open - t_fault:.3f}s; the dropped "
+          f"one nothing during the {t_heal - t_fault:.3f}s hold, then {t_late - t_heal:.3f}s after the rule was "
+          "removed (next TCP retransmission)")
+    start = h.first(source=NETWORK, kind="fault_start")
+    end = h.first(source=NETWORK, kind="fault_end")
+    assert start is not None and end is not None
+    assert start.get("stream") == stream and start.get("four_tuple") == as_conn(_conn(c)).four_tuple
+    assert end.get("dropped_packets", 0) >= 1
+    c.close()
+    s.close()
+
+
+def test_unknown_stream_is_refused_before_any_rule():
+    with pytest.raises(ValueError, match=r"stream must be one of both, upstream, downstream"):
+        with ConnectionFaults(History("x")).blackhole((1, 2), stream="up"):
+            pass
+
+
 def test_rule_removed_on_exception_and_keyboard_interrupt(server):
     h = History("connfaults")
     faults = ConnectionFaults(h)
