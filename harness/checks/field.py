@@ -91,13 +91,22 @@ def activity_runs_at_most(history: History, *, instance_ids: list[str], at_most:
 
 
 @check
-def client_calls_succeeded(history: History, *, client_id: str, op: str, count: int) -> Verdict:
-    """``count`` calls of ``op`` by client ``client_id`` all returned a result (no exception)."""
-    check = f"{count} {op} call(s) returned a result"
+def client_calls_succeeded(history: History, *, client_id: str, op: str, count: int,
+                           after: float | None = None) -> Verdict:
+    """``count`` calls of ``op`` by client ``client_id`` all returned a result (no exception). With
+    ``after``: every call that STARTED after it returned a result, and at least one did (calls during
+    an outage before it may fail; the client must work again after it)."""
     calls = client_calls(history, client_id=client_id, op=op)
-    bad = [c for c in calls if c.get("outcome") != "ok"]
-    return Verdict(check, len(calls) == count and not bad,
-                   f"{len(calls)}/{count} calls finished, {len(bad)} with an exception"
+    if after is not None:
+        calls = [c for c in calls if c.t - float(c.get("elapsed", 0) or 0) >= after]
+        bad = [c for c in calls if c.get("outcome") != "ok"]
+        check = f"every {op} call started after {after - history.t0:.3f}s returned a result"
+        ok, total = bool(calls) and not bad, f"{len(calls)} call(s) started after it"
+    else:
+        bad = [c for c in calls if c.get("outcome") != "ok"]
+        check = f"{count} {op} call(s) returned a result"
+        ok, total = len(calls) == count and not bad, f"{len(calls)}/{count} calls finished"
+    return Verdict(check, ok, f"{total}, {len(bad)} with an exception"
                    + (f": {bad[0].get('exc_type')} {bad[0].get('grpc_code')} {bad[0].get('message')!r} "
                       f"after {float(bad[0].get('elapsed', 0)):.3f}s" if bad else ""),
                    {"calls": len(calls), "failed": len(bad)}, [c.seq for c in (bad or calls)[:4]])

@@ -244,5 +244,6 @@ def client_calls_succeeded(j: Judge, ex: Expect) -> list[Verdict]:
     st = next(s for s in j.sc.steps if s.index == ex.params["step"])
     if st.name != "client_calls":
         raise Missing(f"step {st.index} is a {st.name}, not a client_calls step")
+    after = j.refs(ex)[-1] if ex.params.get("after") else None
     return [field_checks.client_calls_succeeded(j.h, client_id=client_id(st), op=st.params["op"],
-                                                count=st.params["count"] * st.repeat)]
+                                                count=st.params["count"] * st.repeat, after=after)]

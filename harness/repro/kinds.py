@@ -56,8 +56,8 @@ NETWORK = [
          "FIN; NEW connections get through at once -- the idle flow a load balancer forgot. When `for` ends "
          "the rules are removed and the old connection resumes at TCP's next retransmission (it is not "
          "closed, unlike `blackhole`). Needs root and iptables; the SDK must be connected when it begins.",
-         {"stream": F("choice", "which direction is dropped (harness/net/conn.py drops both)", default="both",
-                      choices=("both",)), "for": _FOR},
+         {"stream": F("choice", "which direction is dropped: client->server (upstream), server->client "
+                      "(downstream) or both", default="both", choices=STREAM_DIRS), "for": _FOR},
          apply=steps.conn_blackhole),
     Kind("conn_reset", "network", "a real TCP RST on the SDK's CURRENT connection(s) to the proxy only "
          "(`ss -K` on each 4-tuple, harness/net/conn.py); connections opened later are untouched. "
@@ -289,7 +289,9 @@ CHECKS_LIST = [
          evaluate=expect.new_peer_after_recreation),
     Kind("client_calls_succeeded", "check", "every call of client_calls step `step` (count x its repetitions) "
          "returned a result, none an exception (checks.field.client_calls_succeeded).",
-         {"step": F("step", "the client_calls step", required=True)},
+         {"step": F("step", "the client_calls step", required=True),
+          "after": F("ref", "only the calls that started after this reference point (and at least one): a "
+                     "client calling through an outage must work again after it")},
          evaluate=expect.client_calls_succeeded),
     Kind("long_polls_returned", "check", "every long poll of the workload returned the orchestration's final "
          "state (no exception) (checks.field.client_calls_succeeded).", {},

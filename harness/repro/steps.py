@@ -102,7 +102,7 @@ def conn_blackhole(run: Any, st: Step, occ: int) -> Undo:
     stack = ExitStack()
     try:
         for c in conns:
-            stack.enter_context(faults.blackhole(c, fault="conn_blackhole"))
+            stack.enter_context(faults.blackhole(c, stream=st.params["stream"], fault="conn_blackhole"))
     except BaseException:
         stack.close()  # a half-applied fault must not outlive the failed step
         raise
@@ -149,7 +149,7 @@ def rst_stream(run: Any, st: Step, occ: int) -> None:
 
 def h2_goaway(run: Any, st: Step, occ: int) -> None:
     p = st.params
-    run.h2.goaway(p["error_code"], last_stream_id=p["last_stream_id"], debug_data=p["debug"].encode(),
+    run.h2.goaway(p["error_code"], last_stream_id=p.get("last_stream_id"), debug_data=p["debug"].encode(),
                   close=p["close"])
 
 
