@@ -16,13 +16,15 @@ Procedures
 Asserts
   - DEFAULTS-001: every documented default equals the build's (a setting the build lacks is a mismatch).
   - DEFAULTS-002: the Hello of a worker started with no options carries the documented 30 s deadline.
+    A worker that opens GetWorkItems without any Hello FAILs it (no Hello, so no deadline: Java 1.5.0);
+    only a worker that never connects at all is INCONCLUSIVE.
 Both run on every build (no capability needed): a build without resiliency options fails them.
 """
 
 import pytest
 
 from harness.checks.promises import defaults_as_documented, documented_defaults
-from harness.checks.verdict import inconclusive, require
+from harness.checks.verdict import Verdict, inconclusive, require
 from harness.checks.windows import WorkerOptions, guard
 from harness.checks.worker import hello_deadline
 from harness.history import FAKE, SCENARIO
@@ -44,6 +46,14 @@ def test_default_hello_deadline_on_the_wire(driver, fake, history, tolerance):
     guard(tolerance, hello_timeout=DOCUMENTED.hello_timeout_seconds)
     start_worker(driver, fake.address, None)
     if history.wait_for(15, source=FAKE, kind="rpc_start", method="Hello") is None:
-        inconclusive("setup: the worker never said Hello")
+        stream = history.first(source=FAKE, kind="rpc_start", method="GetWorkItems")
+        if stream is None:
+            inconclusive("setup: the worker never connected (no Hello, no GetWorkItems in 15 s)")
+        # A worker that works without a Hello sends no Hello deadline: the promise is broken, not
+        # unobservable (Java com.microsoft 1.5.0, F-60).
+        require(Verdict("Hello carries the Hello-timeout deadline", False,
+                        "no Hello in 15 s, although the worker opened GetWorkItems: it connects without the "
+                        "Hello handshake, so no Hello deadline is ever sent", evidence=[stream.seq]),
+                history=history)
     require(hello_deadline(history, hello_timeout=DOCUMENTED.hello_timeout_seconds, tolerance=tolerance),
             history=history)
