@@ -325,6 +325,25 @@ def test_client_calls_succeeded_counts_every_repetition_and_fails_an_exception()
     assert not ok and "5/4 calls finished, 1 with an exception: TimeoutError" in summary
 
 
+def test_client_calls_succeeded_after_judges_only_the_calls_that_started_after_the_outage():
+    from harness.checks.field import client_calls_succeeded
+    h = _history()
+    t0 = h.t0
+    for i in range(3):  # during the outage: failures, not judged
+        h.record(DRIVER, "client_call_done", t=t0 + 1 + i, client_id="c", op="get_state", outcome="error",
+                 exc_type="_InactiveRpcError", grpc_code="UNAVAILABLE", message="refused", elapsed=0.001)
+    assert not client_calls_succeeded(h, client_id="c", op="get_state", count=3, after=t0 + 5).ok  # none after
+    h.record(DRIVER, "client_call_done", t=t0 + 6, client_id="c", op="get_state", outcome="ok", elapsed=0.01)
+    assert client_calls_succeeded(h, client_id="c", op="get_state", count=4, after=t0 + 5).ok
+    # a call that STARTED after the bound and failed fails the check (one that started before it does not)
+    h.record(DRIVER, "client_call_done", t=t0 + 7, client_id="c", op="get_state", outcome="error",
+             exc_type="_InactiveRpcError", grpc_code="UNAVAILABLE", message="refused", elapsed=0.5)
+    v = client_calls_succeeded(h, client_id="c", op="get_state", count=5, after=t0 + 5)
+    assert not v.ok and "2 call(s) started after it, 1 with an exception" in v.summary
+    # the failed call started at 6.5 s: a bound after it leaves no call at all, which fails too
+    assert not client_calls_succeeded(h, client_id="c", op="get_state", count=5, after=t0 + 6.6).ok
+
+
 # -- on a real SDK build: each check fails on a broken variant, passes on the release ----------------
 REAL_CASES = [
     # (scenario file, mutant or None, the check that must fail (None: every check passes))
