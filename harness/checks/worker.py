@@ -572,6 +572,25 @@ def connect_attempt_within(history: History, *, after: float, within: float) -> 
 
 
 @check
+def one_open_stream(history: History, *, at: float) -> Verdict:
+    """At ``at`` the worker holds at most one open GetWorkItems stream at the server. A stream the worker
+    stopped reading but never ended stays open: the server may dispatch the next work item there, where
+    nobody reads it (Java 1.5.0 after a refused completion), and whether the work is lost then depends
+    on which stream the server picks. This makes that loss a deterministic verdict."""
+    check = "at most one open GetWorkItems stream when the work item is queued"
+    open_ids = []
+    for start in history.select(FAKE, "rpc_start", method="GetWorkItems", before=at):
+        end = history.first(source=FAKE, kind="rpc_end", call_id=start.get("call_id"))
+        if end is None or end.t > at:
+            open_ids.append(start)
+    return Verdict(check, len(open_ids) <= 1,
+                   f"{len(open_ids)} open stream(s) (call ids {[e.get('call_id') for e in open_ids]}) at "
+                   f"{at - history.t0:.3f}s" + (": the older one(s) were never ended by the worker" if
+                                                len(open_ids) > 1 else ""),
+                   {"open_streams": len(open_ids)}, [e.seq for e in open_ids])
+
+
+@check
 def work_completed(history: History, *, token: str, within: float, after: float) -> Verdict:
     """A work item queued at ``after`` is completed (at least once) within ``within`` seconds,
     i.e. the worker has a WORKING stream again, not just an open one."""

@@ -9,6 +9,7 @@ from harness.checks.conn import client_saw_reset, rst_reached_client
 from harness.checks.verdict import Verdict, require
 from harness.checks.worker import (
     connect_attempt_within,
+    one_open_stream,
     exactly_once,
     hello_within,
     reconnected_within,
@@ -75,6 +76,16 @@ def test_connect_attempt_is_the_hello_or_a_stream_opened_without_one():
     assert not late.ok and "GetWorkItems, without a Hello" in late.summary
     assert connect_attempt_within(no_hello, after=T0, within=5.5).ok
     assert not connect_attempt_within(History(), after=T0, within=60).ok  # nothing at all
+
+
+def test_one_open_stream_catches_a_stream_left_open_when_another_opened():
+    h = History()
+    stream(h, 1, T0, end=T0 + 1.0)  # ended before the second: fine
+    stream(h, 2, T0 + 1.5)
+    assert one_open_stream(h, at=T0 + 2.0).ok
+    stream(h, 3, T0 + 3.0)  # opened while stream 2 is still open: 2 is abandoned
+    v = one_open_stream(h, at=T0 + 3.5)
+    assert not v.ok and v.measured["open_streams"] == 2 and "never ended" in v.summary
 
 
 def test_work_completed_and_exactly_once():
