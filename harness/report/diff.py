@@ -20,8 +20,9 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.report.html import status_class
 from harness.report.results_file import RunResults
-from harness.report.side_by_side import column_labels, relative_to_page, status_class
+from harness.report.side_by_side import column_labels, relative_to_page
 from harness.report.statuses import PASS, worst_of
 
 REGRESSION, IMPROVEMENT, REASON_CHANGED = "regression", "improvement", "reason changed"

@@ -68,7 +68,7 @@ def _row(m: MatrixReport, row: RequirementRow) -> str:
         tests.append(f'<div class="none">no test ran{" (expected: " + _e(req.tests) + ")" if req.tests else ""}'
                      "</div>")
     return (f'<tr><td><b>{_e(req.id)}</b><div class="req">{text}</div></td><td>{_e(req.level)}</td>'
-            f'<td class="status {_status_class(row.status)}">{_e(row.status)}</td><td>{"".join(tests)}</td></tr>')
+            f'<td class="status {status_class(row.status)}">{_e(row.status)}</td><td>{"".join(tests)}</td></tr>')
 
 
 def _test(m: MatrixReport, t: TestResult, requirement_id: str) -> str:
@@ -82,7 +82,7 @@ def _test(m: MatrixReport, t: TestResult, requirement_id: str) -> str:
         links += f' <a href="#{_anchor(t.nodeid)}">details</a>'
     own = outcome_for(t, requirement_id, m.levels)
     msg = f'<div class="msg">{_e(t.message)}</div>' if t.message and own != PASS else ""
-    return (f'<div class="test"><span class="outcome {_status_class(own)}">'
+    return (f'<div class="test"><span class="outcome {status_class(own)}">'
             f'{_e(outcome_label(t, requirement_id, m.levels))}'
             f"</span> <code>{_e(t.nodeid)}</code>{links}{msg}</div>")
 
@@ -104,7 +104,8 @@ def _anchor(nodeid: str) -> str:
     return "t-" + re.sub(r"[^A-Za-z0-9_-]+", "-", nodeid).strip("-")
 
 
-def _status_class(status: str) -> str:
+def status_class(status: str) -> str:
+    """The CSS class of a status (its colour on every page: the matrix, side by side, the diff)."""
     return {PASS: "pass", FAIL: "fail", NOT_IMPLEMENTED: "notimpl", NON_STRICT: "nonstrict",
             INCONCLUSIVE: "inconclusive", NOT_APPLICABLE: "na", NOT_RUN: "notrun"}.get(status, "notrun")
 

@@ -23,7 +23,7 @@ from typing import Any
 from harness.report.collector import ConformanceCollector
 from harness.report.gate import Gate, GateContext
 from harness.report.results import junit_properties
-from harness.report.results_file import RunInfo
+from harness.report.results_file import RunInfo, status_reason
 from harness.report.statuses import INCONCLUSIVE, NON_STRICT, NOT_IMPLEMENTED, NOT_RUN
 
 __all__ = ["ConformanceCollector", "ReportPlugin", "collector", "junit_properties", "on_finish", "on_report"]
@@ -119,7 +119,7 @@ class ReportPlugin:
         if self.judge_gate and collector().results:
             c = collector()
             self.gate = c.gate(self.context)
-            self._apart = {s: [f"{r.nodeid}: {_why(r)}" for r in c.results if r.status == s]
+            self._apart = {s: [f"{r.nodeid}: {status_reason(r)}" for r in c.results if r.status == s]
                            for s in (INCONCLUSIVE, NOT_IMPLEMENTED, NON_STRICT, NOT_RUN)}
             if getattr(session, "exitstatus", None) in _GATED_EXIT_CODES:
                 session.exitstatus = 0 if self.gate.passed else 1
@@ -141,15 +141,3 @@ class ReportPlugin:
                         terminalreporter.write_line(f"  {line}")
         if self.paths:
             terminalreporter.write_line(f"conformance report: {self.paths[1]} ({self.paths[0].name})")
-
-
-def _why(r: Any) -> str:
-    """One line: why a test has its status (the decision, or the run at the defaults plus what failed)."""
-    first = (r.message or "").strip().splitlines()[0] if (r.message or "").strip() else ""
-    if r.not_implemented:
-        return r.not_implemented
-    if r.inconclusive:
-        return r.inconclusive
-    if r.at_defaults:
-        return f"{r.at_defaults} -- not observed at the defaults: {first}"
-    return first

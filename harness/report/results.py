@@ -34,7 +34,7 @@ from harness.report.statuses import (
 
 __all__ = ["FAIL", "INCONCLUSIVE", "NON_STRICT", "NOT_APPLICABLE", "NOT_APPLICABLE_PREFIX", "NOT_IMPLEMENTED",
            "NOT_RUN", "PASS", "STATUSES", "MatrixReport", "RequirementRow", "TestResult", "junit_properties",
-           "outcome_for", "outcome_label", "requirement_status"]
+           "outcome_for", "outcome_label", "relative_link", "requirement_status"]
 
 # pytest outcomes of a test (its phases combined): what happened, before the rules say what it means
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -147,8 +147,14 @@ class MatrixReport:
         return self.gate.lines() if self.gate is not None else []
 
     def link(self, path: str | Path) -> str:
-        """``path`` relative to the report's folder (a file URI on another drive)."""
-        try:
-            return Path(os.path.relpath(Path(path).resolve(), Path(self.out_dir).resolve())).as_posix()
-        except ValueError:  # another drive (Windows)
-            return Path(path).resolve().as_uri()
+        """``path`` relative to the report's folder."""
+        return relative_link(path, self.out_dir)
+
+
+def relative_link(path: str | Path, folder: str | Path) -> str:
+    """``path`` relative to ``folder`` (POSIX separators), for a link in a page or results.json that
+    survives moving the folders together; absolute where no relative path exists (another drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return Path(path).resolve().as_posix()

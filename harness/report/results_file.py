@@ -14,12 +14,11 @@ says which one it found, rather than misreading it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.report.results import MatrixReport, RequirementRow, TestResult, outcome_for
+from harness.report.results import MatrixReport, RequirementRow, TestResult, outcome_for, relative_link
 from harness.report.statuses import PASS
 
 FORMAT = "durabletask-conformance-results/1"
@@ -117,7 +116,7 @@ def canonical_nodeid(nodeid: str) -> str:
     return path + sep + rest
 
 
-def test_reason(r: TestResult) -> str:
+def status_reason(r: TestResult) -> str:
     """One line: why a test has its status (empty for a PASS)."""
     if r.status == PASS:
         return ""
@@ -137,17 +136,12 @@ def _requirement_reason(row: RequirementRow, levels: dict[str, str]) -> str:
         return "" if row.tests else "no test of this run cites it"
     for t in row.tests:
         if outcome_for(t, row.requirement.id, levels) == row.status:
-            return f"{t.nodeid.rsplit('::', 1)[-1]}: {test_reason(t)}"
+            return f"{t.nodeid.rsplit('::', 1)[-1]}: {status_reason(t)}"
     return ""
 
 
 def _relative(path: str | Path | None, folder: Path) -> str | None:
-    if not path:
-        return None
-    try:
-        return Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
-    except ValueError:  # another drive (Windows): keep it absolute
-        return Path(path).resolve().as_posix()
+    return relative_link(path, folder) if path else None
 
 
 def build_results(report: MatrixReport, info: RunInfo) -> RunResults:
@@ -161,7 +155,7 @@ def build_results(report: MatrixReport, info: RunInfo) -> RunResults:
                      "context": {"tolerance": ctx.tolerance, "patches": [Path(p).name for p in ctx.patches],
                                  "strict": ctx.strict, "skip_at_defaults": ctx.skip_at_defaults}}
     tests = [TestEntry(nodeid=canonical_nodeid(t.nodeid), status=t.status, outcome=t.outcome, requirements=list(t.requirements),
-                       duration=round(t.duration, 3), reason=test_reason(t), message=t.message,
+                       duration=round(t.duration, 3), reason=status_reason(t), message=t.message,
                        at_defaults=t.at_defaults, history=_relative(t.history, folder),
                        timeline=_relative(report.timeline_of.get(t.nodeid), folder),
                        verdicts=[v.to_json() for v in t.verdicts])

@@ -11,19 +11,15 @@ moved together (a CI artifact).
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.report.html import status_class
+from harness.report.results import relative_link
 from harness.report.results_file import RunResults
 from harness.report.spec import Requirement, parse_spec
 from harness.report.statuses import (
-    FAIL,
-    INCONCLUSIVE,
-    NON_STRICT,
-    NOT_APPLICABLE,
-    NOT_IMPLEMENTED,
     NOT_RUN,
     PASS,
     STATUSES,
@@ -102,12 +98,7 @@ class SideBySide:
 
 def relative_to_page(path: Path | None, out_dir: Path) -> str | None:
     """``path`` as a link from a page in ``out_dir``."""
-    if path is None:
-        return None
-    try:
-        return Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
-    except ValueError:  # another drive (Windows): an absolute link still works locally
-        return path.resolve().as_posix()
+    return None if path is None else relative_link(path, out_dir)
 
 
 def _cell(run: RunResults, rid: str, out_dir: Path) -> Cell:
@@ -202,15 +193,6 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 # -- HTML ----------------------------------------------------------------------------------------------
 _e = html.escape
-_CLASS = {PASS: "pass", FAIL: "fail", NOT_IMPLEMENTED: "notimpl", NON_STRICT: "nonstrict",
-          INCONCLUSIVE: "inconclusive", NOT_APPLICABLE: "na", NOT_RUN: "notrun"}
-
-
-def status_class(status: str) -> str:
-    """The CSS class of a status (the colours of conformance.html)."""
-    return _CLASS.get(status, "notrun")
-
-
 def _html_cell(cell: Cell) -> str:
     links = "".join(
         f'<div class="link"><code>{_e(link.nodeid.rsplit("::", 1)[-1])}</code> {_e(link.status)}'
