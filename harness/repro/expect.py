@@ -20,9 +20,9 @@ from harness.checks import field as field_checks
 from harness.checks import worker as worker_checks
 from harness.checks.queries import sdk_channels_created
 from harness.checks.verdict import Verdict
-from harness.checks.windows import STOP_LATENCY_S, WorkerOptions
+from harness.checks.windows import STOP_LATENCY_S
 from harness.history import FAKE, NETWORK, SCENARIO, History
-from harness.repro.model import LONG_POLL_CLIENT, Expect, Scenario, scaled_defaults
+from harness.repro.model import LONG_POLL_CLIENT, Expect, Scenario
 from harness.repro.steps import client_id
 
 
@@ -204,14 +204,14 @@ def _before(j: Judge, ex: Expect) -> float | None:
 def connect_rate_at_most(j: Judge, ex: Expect) -> list[Verdict]:
     window, at_most = ex.params["window_s"], ex.params["at_most"]
     if not at_most:  # derived from the scenario's backoff base, as the conformance storm test does
-        opts = WorkerOptions(**(j.sc.worker_options or scaled_defaults(j.sc.scale)))
+        opts = j.sc.options
         at_most = worker_checks.max_attempt_rate_bound(base=opts.reconnect_backoff_base_seconds, window=window)
     return [field_checks.connect_rate_at_most(j.h, after=j.ref(ex.params["after"]), before=_before(j, ex),
                                               window=window, at_most=at_most)]
 
 
 def backoff_within(j: Judge, ex: Expect) -> list[Verdict]:
-    opts = WorkerOptions(**(j.sc.worker_options or scaled_defaults(j.sc.scale)))
+    opts = j.sc.options
     return [field_checks.reconnect_delays_within_windows(
         j.h, base=opts.reconnect_backoff_base_seconds, cap=opts.reconnect_backoff_cap_seconds, tolerance=j.tol,
         after=j.ref(ex.params["after"]), first_attempt=ex.params["first_attempt"])]

@@ -35,6 +35,8 @@ WITHIN_NAMES = {
     "any_reconnect": "longest single backoff sleep: the backoff cap",
     "hello_timeout": "the worker's Hello deadline",
     "silent_timeout": "the worker's silent-disconnect timeout",
+    "recreate": "longest time from a dead connection's last message to a Hello over a NEW connection: silent "
+                "timeout + (N-1) Hello timeouts + N backoff windows (harness/checks/conn.py recreate_bound)",
 }
 # Names the run gives the workload's parts (the driver's activities and long-poll client).
 PROBE = "probe"
@@ -207,10 +209,16 @@ class Scenario:
     def name(self) -> str:
         return self.path.stem
 
+    @property
+    def options(self) -> WorkerOptions:
+        """The worker options every window of the file derives from: the file's (scaled), else the
+        documented defaults scaled."""
+        return WorkerOptions(**(self.worker_options or scaled_defaults(self.scale)))
+
     def window(self, name: str) -> float:
         """A named window computed from the (scaled) worker options."""
         from harness.checks.windows import any_reconnect_bound, first_reconnect_bound
-        opts = WorkerOptions(**(self.worker_options or scaled_defaults(self.scale)))
+        opts = self.options
         if name == "first_reconnect":
             return first_reconnect_bound(opts)
         if name == "any_reconnect":
@@ -219,6 +227,9 @@ class Scenario:
             return opts.hello_timeout_seconds
         if name == "silent_timeout":
             return opts.silent_disconnect_timeout_seconds
+        if name == "recreate":
+            from harness.checks.conn import recreate_bound
+            return recreate_bound(opts)
         raise KeyError(name)
 
     def within(self, spec: Any) -> float:

@@ -9,9 +9,9 @@ from harness.checks.conn import client_saw_reset, rst_reached_client
 from harness.checks.verdict import Verdict, require
 from harness.checks.worker import (
     connect_attempt_within,
-    one_open_stream,
     exactly_once,
     hello_within,
+    one_open_stream,
     reconnected_within,
     stream_abandoned_after_silence,
     work_completed,

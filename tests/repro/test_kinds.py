@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.history import DRIVER, FAKE, SCENARIO, History
+from harness.history import DRIVER, FAKE, NETWORK, SCENARIO, History
 from harness.repro import kinds, schema, steps
-from harness.repro.expect import evaluate
+from harness.repro.expect import evaluate, ref_times
 from harness.repro.model import F, Kind
 from harness.repro.runner import ScenarioRun
 from harness.repro.schema import parse_scenario
@@ -132,6 +132,20 @@ def test_frame_faults_put_the_h2_proxy_in_the_path_and_reset_the_streams_there()
     assert resets == [("/TaskHubSidecarService/GetWorkItems", "NO_ERROR",
                        {"after_response_headers": True, "timeout": 5.0})]
     assert run.fake.calls == []  # no approximation through the fake any more
+
+
+def test_server_close_is_when_the_real_rst_stream_frame_left_for_the_sdk():
+    h = History("t")
+    t0 = h.t0
+    h.record(FAKE, "server_fault", t=t0 + 1.0, method="GetWorkItems", call_id=1)  # a server abort
+    # the proxy's RST_STREAM on a GetWorkItems stream: the frame (sent first), then the fault's record
+    h.record(NETWORK, "h2_frame", t=t0 + 2.0, type="RST_STREAM", hop="proxy->sdk", conn=1, stream_id=3)
+    h.record(NETWORK, "h2_fault", t=t0 + 2.01, fault="rst_stream", conn=1, down_stream_id=3,
+             attributes={"method": "/TaskHubSidecarService/GetWorkItems"})
+    h.record(NETWORK, "h2_fault", t=t0 + 3.0, fault="rst_stream", conn=1, down_stream_id=5,
+             attributes={"method": "/TaskHubSidecarService/WaitForInstanceCompletion"})  # not a stream end
+    assert ref_times(h, "server_close", each=True) == [t0 + 1.0, t0 + 2.0]
+    assert ref_times(h, "server_close") == [t0 + 2.0]
 
 
 def test_checks_are_evaluated_through_the_table():
