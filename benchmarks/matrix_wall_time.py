@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.report.diff import diff_runs  # noqa: E402
 from harness.report.results_file import ResultsFileError, load_results  # noqa: E402
 
 
@@ -52,15 +53,13 @@ def run_one(build: str, workers: int, out: Path, extra: list[str]) -> tuple[floa
 
 
 def compare(reference: Path, other: Path) -> list[str]:
-    """Tests whose status differs between two runs of one build, with both reasons."""
-    a, b = load_results(reference), load_results(other)
-    out = []
-    for t in a.tests:
-        u = b.test(t.nodeid)
-        if u is None:
-            out.append(f"{t.nodeid}: {t.status} vs (not in the other run)")
-        elif u.status != t.status:
-            out.append(f"{t.nodeid}: {t.status} ({t.reason[:120]}) vs {u.status} ({u.reason[:120]})")
+    """Tests whose status differs between two runs of one build, with both reasons (harness/report/diff.py;
+    a changed reason alone is not a different verdict)."""
+    d = diff_runs(load_results(reference), load_results(other))
+    out = [f"{c.id}: {c.base_status} ({c.base_reason[:120]}) vs {c.new_status} ({c.new_reason[:120]})"
+           for c in d.changes if c.what == "test" and c.base_status != c.new_status]
+    out += [f"{key}: {status} vs (not in the other run)" for what, key, status in d.only_in_base if what == "test"]
+    out += [f"{key}: (not in the reference run) vs {status}" for what, key, status in d.only_in_new if what == "test"]
     return out
 
 
